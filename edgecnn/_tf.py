@@ -1,0 +1,33 @@
+"""The one place that imports TensorFlow, so that every model is a tf_keras (Keras 2) model.
+
+tensorflow-model-optimization works only on Keras 2 models, and TensorFlow 2.16+ defaults to Keras 3;
+``TF_USE_LEGACY_KERAS=1`` must be set before TensorFlow is first imported. Modules of the training half
+do ``from edgecnn._tf import tf, keras``; a base install gets a one-line error naming the extra.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# TensorFlow prints oneDNN/CUDA banners on import; users of a CLI do not need them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from edgecnn.errors import MissingExtraError  # noqa: E402
+
+try:
+    import tensorflow as tf  # noqa: E402
+    import tf_keras as keras  # noqa: E402
+except ImportError as exc:  # pragma: no cover - exercised in the TF-free CI venv
+    raise MissingExtraError("this command", "train", "TensorFlow, tf_keras, tensorflow-model-optimization") from exc
+
+__all__ = ["tf", "keras", "tfmot"]
+
+
+def tfmot():
+    """Import tensorflow_model_optimization lazily (it is slow and only needed for prune/QAT)."""
+    try:
+        import tensorflow_model_optimization as _tfmot
+    except ImportError as exc:  # pragma: no cover
+        raise MissingExtraError("pruning and quantisation-aware training", "train",
+                                "tensorflow-model-optimization") from exc
+    return _tfmot

@@ -1,0 +1,235 @@
+"""The exact input preprocessing, recorded in ``preprocess.json`` and reproduced bit for bit elsewhere.
+
+Training, ``predict``, accuracy checks and the Android app all turn a 0–255 image into the model's input
+with these steps, in this order (NumPy only, no TensorFlow):
+
+1. **channels**: grey → RGB repeats the grey value; RGB → grey is the integer BT.601 luma
+   ``(299*R + 587*G + 114*B + 500) // 1000``; an alpha channel is dropped.
+2. **resize** to ``height``×``width``:
+   - ``"nearest"``: source index ``(2*i + 1) * src // (2*dst)`` (pixel centres, integer arithmetic);
+   - ``"bilinear"``: half-pixel centres, ``s = (i + 0.5) * src/dst - 0.5`` clamped to ``[0, src-1]``,
+     interpolated in float64 (x then y), rounded with ``floor(v + 0.5)`` to uint8;
+   - ``"pad"``: an image that fits is centred on zeros (top ``(H-h)//2``, left ``(W-w)//2``); one that does
+     not is first shrunk by nearest to ``floor(h*f + 0.5)``×``floor(w*f + 0.5)`` with ``f = min(H/h, W/w)``.
+3. **scale**: ``x = float32(pixel) * float32(scale) + float32(offset)`` in float32.
+4. **quantise** (int8/uint8 inputs): ``q = clip(rint(x / float32(q_scale)) + zero_point)`` (rint: half to even).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgecnn.errors import EdgecnnError
+
+RESIZE_METHODS = ("pad", "bilinear", "nearest")
+INPUT_DTYPES = ("float32", "int8", "uint8")
+
+
+@dataclass
+class PreprocessSpec:
+    """What ``preprocess.json`` holds. ``input_quantization`` is set for int8/uint8 models."""
+
+    height: int
+    width: int
+    channels: int
+    resize: str = "pad"
+    scale: float = 1.0 / 255.0
+    offset: float = 0.0
+    labels: str = "labels.txt"
+    input_dtype: str = "float32"
+    input_quantization: dict[str, float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_METHODS:
+            raise EdgecnnError(f"preprocess: resize must be one of {', '.join(RESIZE_METHODS)}, got {self.resize!r}")
+        if self.channels not in (1, 3):
+            raise EdgecnnError(f"preprocess: channels must be 1 or 3, got {self.channels}")
+        if self.height < 1 or self.width < 1:
+            raise EdgecnnError(f"preprocess: bad size {self.height}x{self.width}")
+        if self.input_dtype not in INPUT_DTYPES:
+            raise EdgecnnError(f"preprocess: input_dtype must be one of {', '.join(INPUT_DTYPES)}")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        extra = data.pop("extra")
+        if data["input_quantization"] is None:
+            data.pop("input_quantization")
+        data.update(extra)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "PreprocessSpec":
+        try:
+            known = {k: data[k] for k in ("height", "width", "channels")}
+        except (KeyError, TypeError) as exc:
+            raise EdgecnnError(f"preprocess.json lacks {exc}") from exc
+        for key in ("resize", "scale", "offset", "labels", "input_dtype", "input_quantization"):
+            if key in data:
+                known[key] = data[key]
+        extra = {k: v for k, v in data.items() if k not in known}
+        return cls(**known, extra=extra)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PreprocessSpec":
+        from edgecnn.fileio import read_json
+
+        return cls.from_json(read_json(path))
+
+    def save(self, path: str | Path) -> Path:
+        from edgecnn.fileio import write_json
+
+        return write_json(path, self.to_json())
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, self.channels)
+
+
+# ---- 1. channels -------------------------------------------------------------------------------------
+
+def convert_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 (H, W) or (H, W, C) → uint8 (H, W, channels)."""
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        raise EdgecnnError(f"images must be uint8 0–255, got {img.dtype}")
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3 or img.shape[2] not in (1, 2, 3, 4):
+        raise EdgecnnError(f"not an image array: shape {img.shape}")
+    if img.shape[2] in (2, 4):  # grey+alpha or RGBA: drop alpha
+        img = img[:, :, :-1]
+    have = img.shape[2]
+    if have == channels:
+        return np.ascontiguousarray(img)
+    if have == 1 and channels == 3:
+        return np.repeat(img, 3, axis=2)
+    if have == 3 and channels == 1:
+        rgb = img.astype(np.int32)
+        luma = (299 * rgb[:, :, 0] + 587 * rgb[:, :, 1] + 114 * rgb[:, :, 2] + 500) // 1000
+        return luma.astype(np.uint8)[:, :, None]
+    raise EdgecnnError(f"cannot turn {have} channels into {channels}")
+
+
+# ---- 2. resize ---------------------------------------------------------------------------------------
+
+def _nearest_index(dst: int, src: int) -> np.ndarray:
+    i = np.arange(dst, dtype=np.int64)
+    return np.minimum((2 * i + 1) * src // (2 * dst), src - 1)
+
+
+def resize_nearest(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    rows = _nearest_index(height, img.shape[0])
+    cols = _nearest_index(width, img.shape[1])
+    return img[rows][:, cols]
+
+
+def _bilinear_weights(dst: int, src: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ratio = src / dst
+    pos = (np.arange(dst, dtype=np.float64) + 0.5) * ratio - 0.5
+    pos = np.clip(pos, 0.0, src - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, src - 1)
+    frac = pos - lo
+    return lo, hi, frac
+
+
+def resize_bilinear(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    y0, y1, fy = _bilinear_weights(height, img.shape[0])
+    x0, x1, fx = _bilinear_weights(width, img.shape[1])
+    src = img.astype(np.float64)
+    fx_ = fx[None, :, None]
+    top = src[y0][:, x0] * (1.0 - fx_) + src[y0][:, x1] * fx_
+    bottom = src[y1][:, x0] * (1.0 - fx_) + src[y1][:, x1] * fx_
+    fy_ = fy[:, None, None]
+    out = top * (1.0 - fy_) + bottom * fy_
+    return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
+
+
+def resize_pad(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    if h > height or w > width:
+        f = min(height / h, width / w)
+        h, w = max(1, math.floor(h * f + 0.5)), max(1, math.floor(w * f + 0.5))
+        h, w = min(h, height), min(w, width)
+        img = resize_nearest(img, h, w)
+    out = np.zeros((height, width, img.shape[2]), dtype=np.uint8)
+    top, left = (height - h) // 2, (width - w) // 2
+    out[top:top + h, left:left + w] = img
+    return out
+
+
+_RESIZERS = {"nearest": resize_nearest, "bilinear": resize_bilinear, "pad": resize_pad}
+
+
+def adapt_image(image: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Steps 1–2: any uint8 image → uint8 (height, width, channels) of the model."""
+    img = convert_channels(image, spec.channels)
+    if img.shape[0] == spec.height and img.shape[1] == spec.width:
+        return img
+    return _RESIZERS[spec.resize](img, spec.height, spec.width)
+
+
+# ---- 3–4. scale and quantise -----------------------------------------------------------------------
+
+def to_float_input(pixels: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Step 3: uint8 (..., H, W, C) → float32 model input."""
+    return pixels.astype(np.float32) * np.float32(spec.scale) + np.float32(spec.offset)
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: str | np.dtype) -> np.ndarray:
+    """Step 4: float32 → int8/uint8 with the model's input quantisation."""
+    dtype = np.dtype(dtype)
+    info = np.iinfo(dtype)
+    q = np.rint(x.astype(np.float32) / np.float32(scale)) + np.float32(zero_point)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def to_model_input(pixels: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Steps 3–4: adapted uint8 pixels → the exact tensor fed to the interpreter."""
+    x = to_float_input(pixels, spec)
+    if spec.input_dtype == "float32":
+        return x
+    quant = spec.input_quantization or {}
+    if "scale" not in quant or "zero_point" not in quant:
+        raise EdgecnnError(f"preprocess: {spec.input_dtype} input needs input_quantization scale and zero_point")
+    return quantize(x, float(quant["scale"]), int(quant["zero_point"]), spec.input_dtype)
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as uint8 (H, W, C) with 1 or 3 channels (Pillow)."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError as exc:  # pragma: no cover
+        raise EdgecnnError("reading images needs Pillow: pip install pillow") from exc
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("L", "LA", "I;16", "I", "F", "1"):
+                im = im.convert("L")
+            elif im.mode != "RGB":
+                im = im.convert("RGB")
+            return np.asarray(im, dtype=np.uint8).reshape(im.size[1], im.size[0], -1)
+    except FileNotFoundError as exc:
+        raise EdgecnnError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise EdgecnnError(f"{path}: is a directory, not an image") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise EdgecnnError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
+
+
+def read_labels(path: str | Path) -> list[str]:
+    path = Path(path)
+    try:
+        labels = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EdgecnnError(f"{path}: cannot read labels ({exc})") from exc
+    labels = [label for label in labels if label]
+    if not labels:
+        raise EdgecnnError(f"{path}: no labels in file")
+    return labels

@@ -1,0 +1,34 @@
+"""Shared fixtures. TensorFlow-needing tests import it lazily so that runtime tests run anywhere."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: str | Path | None = None):
+    """Run ``python -m edgecnn ARGS`` in a child process; returns CompletedProcess (text)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "edgecnn", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=cwd)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def tests_data() -> Path:
+    return DATA
