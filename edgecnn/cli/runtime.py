@@ -1,0 +1,195 @@
+"""``edgecnn profile``, ``edgecnn inspect``, ``edgecnn predict``: the TensorFlow-free runtime commands.
+
+Thin over :mod:`edgecnn.profile`, :mod:`edgecnn.inspect_model` and :mod:`edgecnn.predict`; everything
+heavy is imported inside the commands. In ``--json``/``--csv`` mode stdout holds only the data; notes and
+progress go to stderr.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edgecnn.errors import EdgecnnError, UsageError
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _write_output(path: str, results: list[dict[str, Any]]) -> None:
+    """-o FILE: markdown by default, JSON or CSV by the file's suffix (written atomically)."""
+    from edgecnn import report
+    from edgecnn.fileio import write_text
+
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        text = report.to_json(results if len(results) > 1 else results[0])
+    elif suffix == ".csv":
+        text = report.profile_csv(results)
+    else:
+        text = report.profile_markdown(results)
+    write_text(path, text)
+
+
+@click.command("profile")
+@click.argument("models", nargs=-1, required=True, metavar="MODEL.tflite [MODEL2.tflite ...]")
+@click.option("--num-threads", type=int, default=None, help="CPU threads (default: cores, at most 4).")
+@click.option("--warmup-runs", type=int, default=None, show_default=False, help="Untimed runs first (default 5).")
+@click.option("--num-runs", type=int, default=None, help="Timed runs (default 100).")
+@click.option("--max-secs", type=float, default=None, help="Stop timing after this many seconds (default 60).")
+@click.option("--delegate", default="xnnpack", show_default=True, metavar="xnnpack|none|edgetpu|PATH",
+              help="XNNPACK (default CPU delegate), none (builtin kernels), edgetpu, or a delegate library path.")
+@click.option("--op-profiling", is_flag=True, help="Measure time per op (LiteRT's profiler, where available).")
+@click.option("--input", "input_path", default=None, metavar="FILE.npy|IMAGE",
+              help="Feed this instead of random data (an image goes through preprocess.json beside the model).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only (a list for several models).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV only (one row per model).")
+@click.option("-o", "--output", default=None, metavar="REPORT.md", help="Also write a report (.md, .json or .csv).")
+@click.option("--host", default=None, metavar="USER@HOST[:PORT]", help="Profile on another machine over SSH.")
+@click.option("--identity", default=None, metavar="KEYFILE", help="SSH private key for --host.")
+def profile_cmd(models: tuple[str, ...], num_threads: int | None, warmup_runs: int | None, num_runs: int | None,
+                max_secs: float | None, delegate: str, op_profiling: bool, input_path: str | None, as_json: bool,
+                as_csv: bool, output: str | None, host: str | None, identity: str | None) -> None:
+    """Measure load time, latency (mean, std, p50/p90/p99), memory and per-op cost of .tflite models.
+
+    \b
+    Several models print one table with speed-up and size ratio against the first:
+      edgecnn profile model_float32.tflite model_int8.tflite --num-threads 2
+      edgecnn profile model_int8.tflite --op-profiling -o report.md
+      edgecnn profile model_int8.tflite --host pi@raspberrypi.local --json
+    """
+    from edgecnn import report
+    from edgecnn.profile import add_ratios, normalise_options, profile_one
+
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    options = {"num_threads": num_threads, "warmup_runs": warmup_runs, "num_runs": num_runs,
+               "max_secs": max_secs, "delegate": delegate, "op_profiling": op_profiling, "input": input_path}
+    if identity and not host:
+        raise UsageError("--identity needs --host")
+    if host:
+        if input_path:
+            raise UsageError("--input is not supported with --host (the remote feeds random data)")
+        try:
+            from edgecnn.targets.remote import profile_remote
+        except ImportError as exc:
+            raise EdgecnnError(f"remote profiling is not available in this install ({exc})") from exc
+        remote_opts = {k: v for k, v in options.items() if k != "input" and v not in (None, False)}
+        if remote_opts.get("delegate") == "xnnpack":
+            remote_opts.pop("delegate")
+        results = profile_remote(list(models), remote_opts, host, identity)
+        add_ratios(results)
+    else:
+        opts = normalise_options(options)
+        results = []
+        quiet = as_json or as_csv
+        status = _console(stderr=True)
+        for m in models:
+            if quiet or len(models) == 1:
+                results.append(profile_one(Path(m), opts))
+            else:
+                with status.status(f"profiling {m} …"):
+                    results.append(profile_one(Path(m), opts))
+        add_ratios(results)
+
+    if output:
+        _write_output(output, results)
+    if as_json:
+        click.echo(report.to_json(results if len(results) > 1 else results[0]), nl=False)
+        return
+    if as_csv:
+        click.echo(report.profile_csv(results), nl=False)
+        return
+    console = _console()
+    console.print(report.profile_table(results))
+    for r in results:
+        console.print(report.op_table(r))
+    machine = results[0].get("machine")
+    if machine:
+        console.print(report.machine_line(machine))
+    mem = results[0].get("memory") or {}
+    if mem.get("arena_bytes") is None and mem.get("activation_bytes") is not None:
+        console.print(f"Arena size is not exposed by the runtime; all activation tensors together take "
+                      f"{report.fmt_bytes(mem['activation_bytes'])} (an upper bound).", style="dim")
+    if output:
+        console.print(f"Wrote {output}")
+
+
+@click.command("inspect")
+@click.argument("model", metavar="MODEL.tflite")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+@click.option("--target", type=click.Choice(["cpu", "coral"]), default="cpu", show_default=True,
+              help="cpu: which ops XNNPACK takes; coral: also the Edge TPU compatibility report.")
+@click.option("--delegate", default="xnnpack", show_default=True, metavar="xnnpack|none|edgetpu|PATH",
+              help="The delegate whose op coverage is checked.")
+def inspect_cmd(model: str, as_json: bool, target: str, delegate: str) -> None:
+    """Inputs/outputs, op histogram, parameters, MACs, sparsity, int8-ness and delegation of a .tflite."""
+    from edgecnn import report
+    from edgecnn.inspect_model import inspect_model
+
+    info = inspect_model(model, delegate=delegate, target=target)
+    runtime = info.get("runtime") or {}
+    if as_json:
+        click.echo(report.to_json(info), nl=False)
+    else:
+        _print_inspect(info)
+    if runtime and not runtime.get("ok"):
+        raise EdgecnnError(runtime["error"])
+
+
+def _print_inspect(info: dict[str, Any]) -> None:
+    from edgecnn import report
+
+    console = _console()
+    console.print(f"[bold]{info['path']}[/bold]: {report.fmt_bytes(info['size_bytes'])}, {info['num_ops']} ops, "
+                  f"{info['num_tensors']} tensors, {info['num_subgraphs']} subgraph(s)")
+    console.print(report.io_table(info))
+    console.print(report.histogram_table(info))
+    console.print(f"Parameters: {info['params']:,}   MACs: {info['macs']:,}   "
+                  f"weight sparsity: {report.fmt_pct(info['weight_sparsity'])}")
+    if info["fully_int8"]:
+        console.print("Quantisation: fully int8 (no float tensor left)")
+    else:
+        dtypes = ", ".join(f"{k} ×{v}" for k, v in info["dtypes"].items())
+        console.print(f"Quantisation: not fully int8 — {info['float_tensors']} float tensor(s) ({dtypes})")
+    runtime = info.get("runtime") or {}
+    if runtime.get("ok"):
+        left = ", ".join(f"{d['op']} (op {d['index']})" for d in runtime["not_delegated"]) or "none"
+        console.print(f"Delegate {runtime['delegate']}: takes {runtime['ops_delegated']}/{runtime['ops_total']} ops "
+                      f"in {runtime['delegate_nodes']} partition(s); left to builtin kernels: {left}")
+    coral = info.get("coral")
+    if coral:
+        table = report.Table(title="Edge TPU (Coral) compatibility", title_justify="left")
+        rows = coral.get("table") or []
+        if rows:
+            for col in rows[0].keys():
+                table.add_column(str(col))
+            for row in rows:
+                table.add_row(*(str(v) for v in row.values()))
+            console.print(table)
+        console.print(f"Edge TPU: {coral.get('verdict', '')}")
+
+
+@click.command("predict")
+@click.argument("model", metavar="MODEL.tflite")
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("--top-k", type=int, default=3, show_default=True, help="How many labels per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
+@click.option("--delegate", default="xnnpack", show_default=True, metavar="xnnpack|none|edgetpu|PATH")
+def predict_cmd(model: str, images: tuple[str, ...], top_k: int, as_json: bool, delegate: str) -> None:
+    """Top-k labels of images, with labels.txt and preprocess.json beside the model (no TensorFlow)."""
+    from edgecnn import report
+    from edgecnn.predict import predict
+
+    results = predict(model, list(images), top_k=top_k, delegate=delegate)
+    if as_json:
+        click.echo(report.to_json(results), nl=False)
+    else:
+        _console().print(report.predict_table(results))
+
+
+COMMANDS = [profile_cmd, inspect_cmd, predict_cmd]

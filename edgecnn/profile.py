@@ -1,0 +1,366 @@
+"""Profile .tflite models without TensorFlow: size, load/allocate time, first and steady-state latency, memory,
+delegation, and a per-op breakdown.
+
+    from edgecnn.profile import profile
+    results = profile(["m_float32.tflite", "m_int8.tflite"], num_threads=2, num_runs=100)
+    results[1]["latency_ms"]["p50"], results[1]["vs_first"]["speedup"]
+
+Each model is read and linted here (:mod:`edgecnn.safety`), then measured in a child process
+(:func:`measure`, run through :func:`edgecnn.safety.run_in_child`) so that a model that crashes the native
+runtime becomes a one-line error. Timing follows TFLite's ``benchmark_model``: ``warmup_runs`` invokes, then
+invokes until ``num_runs`` or ``max_secs``; each run is timed with ``perf_counter_ns`` around ``invoke()``
+only (input set once), so the reported median matches a bare ``invoke()`` loop (tools/bench_profiler.py).
+
+Per-op time comes from :mod:`edgecnn.op_profiler` (LiteRT's C profiler through ctypes) when
+``op_profiling`` is on and the runtime offers it; otherwise the table says "per-op time unavailable" and
+shows each op type's share of the model's MACs instead of inventing times.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgecnn.errors import EdgecnnError, UsageError
+
+DEFAULTS: dict[str, Any] = {
+    "num_threads": None,  # None: min(4, CPU count), reported as the number used
+    "warmup_runs": 5,
+    "num_runs": 100,
+    "max_secs": 60.0,
+    "delegate": "xnnpack",
+    "op_profiling": False,
+    "input": None,
+}
+PERCENTILES = (50, 90, 99)
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def profile(models: list[str | os.PathLike] | str | os.PathLike, **options: Any) -> list[dict[str, Any]]:
+    """Profile each model (see module docstring); returns one result dict per model, in order.
+
+    Options (TFLite ``benchmark_model`` names): ``num_threads``, ``warmup_runs``, ``num_runs``, ``max_secs``,
+    ``delegate`` ("xnnpack", "none", "edgetpu" or a delegate library path), ``op_profiling``, ``input``
+    (a .npy file or an image, preprocessed with the model's preprocess.json).
+    """
+    if isinstance(models, (str, os.PathLike)):
+        models = [models]
+    if not models:
+        raise UsageError("no model given")
+    opts = normalise_options(options)
+    results = [profile_one(Path(m), opts) for m in models]
+    add_ratios(results)
+    return results
+
+
+def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(options) - set(DEFAULTS)
+    if unknown:
+        raise UsageError(f"unknown profile option(s): {', '.join(sorted(unknown))}")
+    opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    if opts["num_threads"] is None:
+        opts["num_threads"] = default_threads()
+    if int(opts["num_threads"]) < 1:
+        raise UsageError(f"--num-threads must be at least 1, got {opts['num_threads']}")
+    if int(opts["num_runs"]) < 1:
+        raise UsageError(f"--num-runs must be at least 1, got {opts['num_runs']}")
+    if int(opts["warmup_runs"]) < 0:
+        raise UsageError(f"--warmup-runs cannot be negative, got {opts['warmup_runs']}")
+    if float(opts["max_secs"]) <= 0:
+        raise UsageError(f"--max-secs must be positive, got {opts['max_secs']}")
+    opts["num_threads"], opts["num_runs"] = int(opts["num_threads"]), int(opts["num_runs"])
+    opts["warmup_runs"], opts["max_secs"] = int(opts["warmup_runs"]), float(opts["max_secs"])
+    return opts
+
+
+def profile_one(path: Path, opts: dict[str, Any]) -> dict[str, Any]:
+    """Static facts from the file (parent) + measurements (child process) for one model."""
+    from edgecnn.safety import load_checked, run_in_child
+
+    model = load_checked(path)
+    input_info, input_file, value_range = _prepare_input(model, path, opts.get("input"))
+    try:
+        timeout = opts["max_secs"] * (2 if opts["op_profiling"] else 1) + 120.0
+        measured = run_in_child("edgecnn.profile:measure", {
+            "model_path": str(path), "delegate": opts["delegate"], "num_threads": opts["num_threads"],
+            "warmup_runs": opts["warmup_runs"], "num_runs": opts["num_runs"], "max_secs": opts["max_secs"],
+            "input_npy": input_file, "value_range": value_range, "op_profiling": opts["op_profiling"],
+        }, timeout=timeout, label=str(path))
+    finally:
+        if input_file:
+            try:
+                os.unlink(input_file)
+            except OSError:
+                pass
+    result: dict[str, Any] = {
+        "model": str(path), "name": path.name, "size_bytes": model.size_bytes, "params": model.params,
+        "macs": model.macs, "num_ops": len(model.ops), "fully_int8": model.fully_int8,
+        "input_dtypes": [t.dtype for t in model.input_tensors], "input": input_info,
+    }
+    result.update({k: v for k, v in measured.items() if k != "op_times"})
+    # Sum of all activation tensors without memory planning: an upper bound of the runtime's arena.
+    result["memory"]["activation_bytes"] = activation_bytes(model)
+    result["ops"], result["op_timing"] = op_breakdown(model, measured.get("op_times"))
+    return result
+
+
+def add_ratios(results: list[dict[str, Any]]) -> None:
+    """Speed-up (first p50 / this p50) and size ratio (this size / first size) against the first model."""
+    if len(results) < 2:
+        return
+    base = results[0]
+    for r in results:
+        p50 = r["latency_ms"]["p50"]
+        r["vs_first"] = {
+            "speedup": base["latency_ms"]["p50"] / p50 if p50 > 0 else None,
+            "size_ratio": r["size_bytes"] / base["size_bytes"] if base["size_bytes"] else None,
+        }
+
+
+def op_breakdown(model: Any, op_times: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str]:
+    """Per op type: count, MACs and MAC share from the file; measured time and share when available."""
+    rows: dict[str, dict[str, Any]] = {}
+    for op in model.ops:
+        row = rows.setdefault(op.display_name, {"op": op.display_name, "count": 0, "macs": 0})
+        row["count"] += 1
+        row["macs"] += op.macs
+    total_macs = sum(r["macs"] for r in rows.values())
+    measured = (op_times or {}).get("by_type") or {}
+    total_time = sum(measured.values())
+    for name, row in rows.items():
+        row["mac_share"] = row["macs"] / total_macs if total_macs else 0.0
+        row["time_ms"] = measured.get(name) if measured else None
+        row["time_share"] = (measured.get(name, 0.0) / total_time) if measured and total_time else None
+    for name, ms in measured.items():  # e.g. XNNPACK operators that have no TFLite twin
+        if name not in rows:
+            rows[name] = {"op": name, "count": None, "macs": None, "mac_share": None, "time_ms": ms,
+                          "time_share": ms / total_time if total_time else None}
+    order = sorted(rows.values(), key=lambda r: -(r["time_ms"] if measured else r["macs"] or 0) or 0)
+    if op_times and measured:
+        note = f"measured: {op_times.get('source', 'runtime profiler')}"
+    else:
+        why = (op_times or {}).get("unavailable") or "not requested (use --op-profiling)"
+        note = f"per-op time unavailable ({why}); MAC share shown instead"
+    return order, note
+
+
+def activation_bytes(model: Any) -> int:
+    """Bytes of every non-constant tensor of the main subgraph (no buffer reuse: an arena upper bound)."""
+    total = 0
+    for t in model.tensors:
+        if not t.is_constant and t.dtype in _ITEMSIZE:
+            total += t.num_elements * _ITEMSIZE[t.dtype]
+    return total
+
+
+_ITEMSIZE = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "bool": 1, "int16": 2, "int8": 1,
+             "float64": 8, "bfloat16": 2}
+
+
+# ---- input data ------------------------------------------------------------------------------------
+
+def _prepare_input(model: Any, path: Path, source: str | None) -> tuple[dict[str, Any], str | None, list[float]]:
+    """Decide what the model is fed: (description, temp .npy for the first input or None, float range)."""
+    first = model.input_tensors[0] if model.inputs else None
+    value_range = [0.0, 1.0]
+    spec = None
+    try:
+        from edgecnn.predict import find_sidecar
+
+        spec_path = find_sidecar(path, "preprocess.json")
+        if spec_path is not None:
+            from edgecnn.preprocess import PreprocessSpec
+
+            spec = PreprocessSpec.load(spec_path)
+            ends = [spec.offset, 255.0 * spec.scale + spec.offset]
+            value_range = [min(ends), max(ends)]
+    except EdgecnnError:
+        spec = None
+    if source is None:
+        return {"source": "random", "float_range": value_range}, None, value_range
+    if first is None:
+        raise EdgecnnError(f"{path}: the model has no inputs to feed {source}")
+    src = Path(source)
+    if not src.is_file():
+        raise EdgecnnError(f"{src}: no such file" if not src.exists() else f"{src}: not a file")
+    if src.suffix.lower() == ".npy":
+        try:
+            array = np.load(src, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise EdgecnnError(f"{src}: not a readable .npy file ({exc})") from None
+        array = _fit_array(array, first, src)
+        info = {"source": str(src), "kind": "npy"}
+    else:
+        from edgecnn.predict import image_to_input
+
+        array = image_to_input(src, model, path, spec=spec)
+        info = {"source": str(src), "kind": "image"}
+    fd, tmp = tempfile.mkstemp(prefix="edgecnn-input-", suffix=".npy")
+    os.close(fd)
+    np.save(tmp, array)
+    return info, tmp, value_range
+
+
+def _fit_array(array: np.ndarray, tensor: Any, src: Path) -> np.ndarray:
+    """Check an .npy array against the model input (a missing batch dimension is added)."""
+    shape = tuple(tensor.shape)
+    if array.shape != shape and (1,) + array.shape == shape:
+        array = array[None]
+    if array.shape != shape:
+        raise EdgecnnError(f"{src}: array shape {list(array.shape)} does not match the model input {list(shape)}")
+    if str(array.dtype) != tensor.dtype:
+        if tensor.quantized and array.dtype.kind == "f" and tensor.dtype in ("int8", "uint8"):
+            from edgecnn.preprocess import quantize
+
+            return quantize(array, float(tensor.scales[0]), int(tensor.zero_points[0]), tensor.dtype)
+        raise EdgecnnError(f"{src}: array dtype {array.dtype} does not match the model input {tensor.dtype}")
+    return array
+
+
+def random_input(shape: Any, dtype: Any, rng: np.random.Generator, value_range: list[float]) -> np.ndarray:
+    """Random data of the right dtype and range (floats in the preprocessing range, integers full range)."""
+    dtype = np.dtype(dtype)
+    shape = tuple(int(d) for d in shape)
+    if dtype.kind == "f":
+        return rng.uniform(value_range[0], value_range[1], size=shape).astype(dtype)
+    if dtype in (np.int8, np.uint8, np.int16, np.uint16):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+    if dtype == np.bool_:
+        return rng.integers(0, 1, size=shape, endpoint=True).astype(bool)
+    return np.zeros(shape, dtype)  # int32/int64 inputs are usually indices or lengths: zeros are safe
+
+
+# ---- child side ------------------------------------------------------------------------------------
+
+def _rss_bytes() -> int | None:
+    """Current resident set size (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _peak_rss_bytes() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS reports bytes, Linux KiB
+
+
+def latency_stats(times_ms: np.ndarray) -> dict[str, float]:
+    """mean/std/min/p50/p90/p99/max of per-run latencies in milliseconds."""
+    pcts = np.percentile(times_ms, PERCENTILES)
+    return {"mean": float(times_ms.mean()), "std": float(times_ms.std()), "min": float(times_ms.min()),
+            "p50": float(pcts[0]), "p90": float(pcts[1]), "p99": float(pcts[2]), "max": float(times_ms.max())}
+
+
+def measure(model_path: str, delegate: str = "xnnpack", num_threads: int | None = None, warmup_runs: int = 5,
+            num_runs: int = 100, max_secs: float = 60.0, input_npy: str | None = None,
+            value_range: list[float] | None = None, op_profiling: bool = False) -> dict[str, Any]:
+    """(Child process) load, allocate, first invoke, warm-up, timed runs; memory and delegation."""
+    from edgecnn.runtime import allocate, delegated_ops, explain_runtime_error, make_interpreter, runtime_info
+
+    runtime_info()  # import the runtime library first: its loading is not the model's init time
+    rss_before = _rss_bytes()
+    t0 = time.perf_counter_ns()
+    interp = make_interpreter(model_path, num_threads=num_threads, delegate=delegate)
+    t1 = time.perf_counter_ns()
+    allocate(interp, model_path)
+    t2 = time.perf_counter_ns()
+
+    rng = np.random.default_rng(0)
+    details = interp.get_input_details()
+    for k, detail in enumerate(details):
+        if k == 0 and input_npy:
+            data = np.load(input_npy, allow_pickle=False)
+        else:
+            data = random_input(detail["shape"], detail["dtype"], rng, value_range or [0.0, 1.0])
+        interp.set_tensor(detail["index"], data)
+
+    invoke = interp.invoke
+    try:
+        t3 = time.perf_counter_ns()
+        invoke()
+        t4 = time.perf_counter_ns()
+        for _ in range(warmup_runs):
+            invoke()
+        perf = time.perf_counter_ns
+        deadline = perf() + int(max_secs * 1e9)
+        times = np.empty(num_runs, dtype=np.int64)
+        n = 0
+        while n < num_runs:
+            start = perf()
+            invoke()
+            end = perf()
+            times[n] = end - start
+            n += 1
+            if end > deadline:
+                break
+    except (RuntimeError, ValueError) as exc:
+        raise EdgecnnError(f"{model_path}: the runtime failed to run this model: {explain_runtime_error(exc)}") from exc
+    times_ms = times[:n] / 1e6
+    rss_after = _rss_bytes()
+    stats = latency_stats(times_ms)
+    delegation = delegated_ops(interp)
+    result: dict[str, Any] = {
+        "delegate": {"requested": delegate, "delegate_nodes": delegation["delegate_nodes"],
+                     "ops_delegated": len(delegation["delegated"]), "ops_total": delegation["total_ops"]},
+        "num_threads": num_threads,
+        "load_ms": (t1 - t0) / 1e6, "allocate_ms": (t2 - t1) / 1e6, "init_ms": (t2 - t0) / 1e6,
+        "first_inference_ms": (t4 - t3) / 1e6,
+        "latency_ms": stats, "runs": int(n), "warmup_runs": int(warmup_runs),
+        "throughput_per_s": 1000.0 / stats["mean"] if stats["mean"] > 0 else None,
+        "memory": {
+            "peak_rss_bytes": _peak_rss_bytes(),
+            "model_rss_bytes": (rss_after - rss_before) if rss_after is not None and rss_before is not None else None,
+            "arena_bytes": None,  # not exposed by the Python interpreter API
+        },
+        "machine": machine_info(),
+    }
+    del interp
+    if op_profiling:
+        from edgecnn.op_profiler import profile_ops
+
+        result["op_times"] = profile_ops(model_path, num_threads=num_threads, delegate=delegate,
+                                         runs=max(1, min(num_runs, 50)), input_npy=input_npy,
+                                         value_range=value_range)
+    return result
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the numbers were measured: architecture, CPU, Python, runtime, host."""
+    from edgecnn.runtime import runtime_info
+
+    info = runtime_info()
+    return {
+        "hostname": socket.gethostname(), "arch": platform.machine(), "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(), "os": platform.platform(terse=True),
+        "python": platform.python_version(), "runtime": info["package"], "runtime_version": info["version"],
+        "runtime_fallback": info["fallback"],
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return platform.processor() or platform.machine()
+    for key in ("model name", "Model", "Hardware", "cpu model", "Processor"):
+        for line in text.splitlines():
+            if line.startswith(key) and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()

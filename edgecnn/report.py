@@ -1,0 +1,237 @@
+"""Render profile/inspect/predict results: rich tables for people, JSON/CSV/markdown for files and scripts.
+
+Everything here takes the plain dicts that :mod:`edgecnn.profile`, :mod:`edgecnn.inspect_model` and
+:mod:`edgecnn.predict` return, so local and remote (SSH) results print the same way.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Iterable
+
+from rich.table import Table
+
+
+# ---- numbers --------------------------------------------------------------------------------------
+
+def fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value < 0.01:
+        return f"{value * 1000:.2f} µs"
+    if value < 1:
+        return f"{value * 1000:.1f} µs"
+    if value < 100:
+        return f"{value:.3f} ms"
+    return f"{value:.1f} ms"
+
+
+def fmt_bytes(value: float | None) -> str:
+    if value is None:
+        return "–"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.2f} {unit}"
+    return f"{int(value)} B"
+
+
+def fmt_count(value: float | None) -> str:
+    if value is None:
+        return "–"
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.2f}{unit}"
+    return str(int(value))
+
+
+def fmt_pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+# ---- JSON -------------------------------------------------------------------------------------------
+
+def to_json(obj: Any) -> str:
+    """JSON text (NumPy scalars/arrays made plain); one object, or a list for several results."""
+    return json.dumps(obj, indent=2, default=_plain) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+# ---- profile ----------------------------------------------------------------------------------------
+
+PROFILE_COLUMNS = ("model", "size_bytes", "params", "macs", "delegate", "ops_delegated", "num_threads", "init_ms",
+                   "first_inference_ms", "mean_ms", "std_ms", "min_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+                   "throughput_per_s", "runs", "peak_rss_bytes", "speedup", "size_ratio")
+
+
+def profile_rows(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flat rows (for CSV and markdown) from profile results."""
+    rows = []
+    for r in results:
+        lat = r.get("latency_ms", {})
+        deleg = r.get("delegate", {}) or {}
+        ratios = r.get("vs_first", {}) or {}
+        rows.append({
+            "model": r.get("model"), "size_bytes": r.get("size_bytes"), "params": r.get("params"),
+            "macs": r.get("macs"), "delegate": deleg.get("requested"),
+            "ops_delegated": f"{deleg.get('ops_delegated')}/{deleg.get('ops_total')}",
+            "num_threads": r.get("num_threads"), "init_ms": r.get("init_ms"),
+            "first_inference_ms": r.get("first_inference_ms"),
+            **{f"{k}_ms": lat.get(k) for k in ("mean", "std", "min", "p50", "p90", "p99", "max")},
+            "throughput_per_s": r.get("throughput_per_s"), "runs": r.get("runs"),
+            "peak_rss_bytes": (r.get("memory") or {}).get("peak_rss_bytes"),
+            "speedup": ratios.get("speedup"), "size_ratio": ratios.get("size_ratio"),
+        })
+    return rows
+
+
+def profile_csv(results: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=PROFILE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in profile_rows(results):
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def profile_table(results: list[dict[str, Any]]) -> Table:
+    """One row per model; the ratio columns compare with the first model."""
+    several = len(results) > 1
+    table = Table(title="Latency (steady state)", title_justify="left")
+    for col in ("model", "size", "init", "first run", "mean ± std", "min", "p50", "p90", "p99", "max", "runs/s",
+                "delegate (ops)", "peak RSS"):
+        table.add_column(col, justify="left" if col in ("model", "delegate (ops)") else "right")
+    if several:
+        table.add_column("speed-up", justify="right")
+        table.add_column("size ratio", justify="right")
+    for r in results:
+        lat = r["latency_ms"]
+        deleg = r.get("delegate") or {}
+        cells = [r.get("name") or r.get("model"), fmt_bytes(r.get("size_bytes")), fmt_ms(r.get("init_ms")),
+                 fmt_ms(r.get("first_inference_ms")), f"{fmt_ms(lat['mean'])} ± {fmt_ms(lat['std'])}",
+                 fmt_ms(lat["min"]), fmt_ms(lat["p50"]), fmt_ms(lat["p90"]), fmt_ms(lat["p99"]),
+                 fmt_ms(lat["max"]), f"{r['throughput_per_s']:.0f}" if r.get("throughput_per_s") else "–",
+                 f"{deleg.get('requested')} ({deleg.get('ops_delegated')}/{deleg.get('ops_total')})",
+                 fmt_bytes((r.get("memory") or {}).get("peak_rss_bytes"))]
+        if several:
+            ratios = r.get("vs_first") or {}
+            cells += [fmt_ratio(ratios.get("speedup")), fmt_ratio(ratios.get("size_ratio"))]
+        table.add_row(*cells)
+    return table
+
+
+def op_table(result: dict[str, Any]) -> Table:
+    """Per op type of one model: count, MACs, MAC share, measured time/share where available."""
+    timed = any(row.get("time_ms") is not None for row in result.get("ops", []))
+    table = Table(title=f"Ops of {result.get('name') or result.get('model')}: {result.get('op_timing', '')}",
+                  title_justify="left")
+    table.add_column("op")
+    for col in ("count", "MACs", "MAC share") + (("time", "time share") if timed else ()):
+        table.add_column(col, justify="right")
+    for row in result.get("ops", []):
+        cells = [row["op"], "–" if row.get("count") is None else str(row["count"]), fmt_count(row.get("macs")),
+                 fmt_pct(row.get("mac_share"))]
+        if timed:
+            cells += [fmt_ms(row.get("time_ms")), fmt_pct(row.get("time_share"))]
+        table.add_row(*cells)
+    return table
+
+
+def machine_line(machine: dict[str, Any] | None) -> str:
+    if not machine:
+        return ""
+    parts = [machine.get("hostname") or machine.get("host"), machine.get("arch"), machine.get("cpu"),
+             f"{machine.get('cpu_count') or machine.get('cores')} cores"
+             if (machine.get("cpu_count") or machine.get("cores")) else None,
+             f"Python {machine['python']}" if machine.get("python") else None,
+             f"{machine.get('runtime')} {machine.get('runtime_version')}" if machine.get("runtime") else None]
+    return "Measured on " + ", ".join(str(p) for p in parts if p)
+
+
+def profile_markdown(results: list[dict[str, Any]]) -> str:
+    """A report.md: the latency table, the machine, then each model's op table."""
+    lines = ["# edgecnn profile", ""]
+    machine = results[0].get("machine") if results else None
+    if machine:
+        lines += [machine_line(machine) + ".", ""]
+    head = ["model", "size", "params", "MACs", "init", "first run", "mean", "std", "p50", "p90", "p99",
+            "delegate (ops)"]
+    several = len(results) > 1
+    if several:
+        head += ["speed-up", "size ratio"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        lat = r["latency_ms"]
+        deleg = r.get("delegate") or {}
+        cells = [f"`{r.get('name') or r.get('model')}`", fmt_bytes(r.get("size_bytes")), fmt_count(r.get("params")),
+                 fmt_count(r.get("macs")), fmt_ms(r.get("init_ms")), fmt_ms(r.get("first_inference_ms")),
+                 fmt_ms(lat["mean"]), fmt_ms(lat["std"]), fmt_ms(lat["p50"]), fmt_ms(lat["p90"]), fmt_ms(lat["p99"]),
+                 f"{deleg.get('requested')} ({deleg.get('ops_delegated')}/{deleg.get('ops_total')})"]
+        if several:
+            ratios = r.get("vs_first") or {}
+            cells += [fmt_ratio(ratios.get("speedup")), fmt_ratio(ratios.get("size_ratio"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    for r in results:
+        lines += ["", f"## Ops of `{r.get('name') or r.get('model')}`", "", f"Per-op timing: {r.get('op_timing')}.",
+                  "", "| op | count | MACs | MAC share | time | time share |", "|---|---|---|---|---|---|"]
+        for row in r.get("ops", []):
+            lines.append(f"| {row['op']} | {row.get('count') if row.get('count') is not None else '–'} | "
+                         f"{fmt_count(row.get('macs'))} | {fmt_pct(row.get('mac_share'))} | "
+                         f"{fmt_ms(row.get('time_ms'))} | {fmt_pct(row.get('time_share'))} |")
+    return "\n".join(lines) + "\n"
+
+
+# ---- inspect ----------------------------------------------------------------------------------------
+
+def io_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Inputs and outputs", title_justify="left")
+    for col in ("", "name", "shape", "dtype", "scale", "zero point"):
+        table.add_column(col)
+    for kind in ("inputs", "outputs"):
+        for t in summary[kind]:
+            q = t.get("quantization") or {}
+            scale, zp = q.get("scale"), q.get("zero_point")
+            table.add_row(kind[:-1], t["name"], str(t["shape_signature"]), t["dtype"],
+                          "–" if scale is None else (f"{scale:.6g}" if not isinstance(scale, list) else "per-channel"),
+                          "–" if zp is None else (str(zp) if not isinstance(zp, list) else "per-channel"))
+    return table
+
+
+def histogram_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Ops", title_justify="left")
+    for col, justify in (("op", "left"), ("count", "right"), ("MACs", "right"), ("MAC share", "right"),
+                         ("on XNNPACK", "right")):
+        table.add_column(col, justify=justify)
+    macs = summary.get("macs_by_op_type", {})
+    total = summary.get("macs") or 0
+    delegated = (summary.get("runtime") or {}).get("delegated_by_type") or {}
+    for op, count in summary["op_histogram"].items():
+        table.add_row(op, str(count), fmt_count(macs.get(op, 0)),
+                      fmt_pct(macs.get(op, 0) / total) if total else "–",
+                      f"{delegated.get(op, 0)}/{count}" if (summary.get("runtime") or {}).get("ok") else "–")
+    return table
+
+
+# ---- predict ----------------------------------------------------------------------------------------
+
+def predict_table(results: list[dict[str, Any]]) -> Table:
+    table = Table(title="Predictions", title_justify="left")
+    table.add_column("image")
+    table.add_column("rank", justify="right")
+    table.add_column("label")
+    table.add_column("score", justify="right")
+    for r in results:
+        for rank, item in enumerate(r["top_k"], 1):
+            table.add_row(r["image"] if rank == 1 else "", str(rank), item["label"], f"{item['score']:.4f}")
+    return table
