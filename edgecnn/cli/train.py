@@ -1,0 +1,72 @@
+"""``edgecnn train``: train a zoo model on Fashion-MNIST, digits or a folder of images into a run folder."""
+from __future__ import annotations
+
+import re
+
+import click
+
+from edgecnn.errors import UsageError
+
+
+def _parse_size(value: str | None) -> int | tuple[int, int] | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX×,]\s*(\d+)\s*)?", value)
+    if not match:
+        raise UsageError(f"--input-size must be N or HxW (e.g. 32 or 48x64), got {value!r}")
+    height = int(match.group(1))
+    return height if match.group(2) is None else (height, int(match.group(2)))
+
+
+@click.command("train")
+@click.argument("model")
+@click.option("--data", "data", default="fashion_mnist", show_default=True, metavar="SRC",
+              help="fashion_mnist, digits, or a folder with one sub-folder of .jpg/.png images per class.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Most epochs to train (default: per model family).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per step [default: 128].")
+@click.option("--input-size", metavar="N|HxW", help="Model input size [default: the model's small input].")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Input channels [default: the data's].")
+@click.option("--width", type=click.FloatRange(min=0, min_open=True), help="Width multiplier of the model.")
+@click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True),
+              help="Adam learning rate [default: 0.001].")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Use at most N training images (and N/5 validation and test images): quick experiments.")
+@click.option("--seed", type=int, help="Seed of the data split, shuffling and weights [default: 0].")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
+              help="Stop after the epoch that would overrun this training time budget.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), metavar="RUN_DIR",
+              help="Run folder [default: runs/MODEL, then runs/MODEL-2, ...].")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run (the one in -o, else the newest of MODEL) from its last epoch.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+def train_command(model: str, data: str, epochs, batch_size, input_size, channels, width, learning_rate, limit, seed,
+                  max_minutes, out_dir, resume, quiet) -> None:
+    """Train MODEL (see `edgecnn models`) and write a run folder.
+
+    \b
+    The run folder holds model.keras, labels.txt, preprocess.json, config.json,
+    metrics.json, training_curve.png and checkpoint/ (for --resume after Ctrl-C).
+    \b
+    Examples:
+      edgecnn train mobilenet
+      edgecnn train lenet5 --epochs 3 --limit 2000
+      edgecnn train resnet18 --data photos/ --input-size 64 --channels 3
+      edgecnn train mobilenet --resume
+    """
+    size = _parse_size(input_size)
+    if not resume:
+        # Bad data folders are reported before TensorFlow takes seconds to load.
+        from edgecnn.data import describe_source
+
+        describe_source(data)
+    import edgecnn._tf  # noqa: F401  (a base install stops here with the name of the [train] extra)
+    from edgecnn.train import train
+
+    result = train(model, data, epochs=epochs, batch_size=batch_size, input_size=size,
+                   channels=None if channels is None else int(channels), width=width, learning_rate=learning_rate,
+                   out_dir=out_dir, resume=resume, limit=limit, seed=seed, max_minutes=max_minutes,
+                   verbose=not quiet)
+    click.echo(f"{result.run_dir}  test accuracy {result.test_accuracy:.4f}")
+
+
+COMMANDS = [train_command]

@@ -1,0 +1,437 @@
+"""Train a zoo model on real data into a run folder, with a checkpoint every epoch and ``resume``.
+
+One run, start to finish:
+
+1. check the data source (one-line errors for bad folders before TensorFlow loads), resolve the model;
+2. choose the input: size from the model's ``small_input``, channels from the data (Fashion-MNIST: 1),
+   resize method from the source (``pad`` for Fashion-MNIST's 28→32, ``bilinear`` for digits/photos),
+   scale ``1/255``, offset 0 (recorded in preprocess.json and applied in the tf.data pipeline exactly as
+   :func:`edgecnn.preprocess.to_float_input` does);
+3. write config.json, preprocess.json and labels.txt into a fresh run folder;
+4. fit with Adam + sparse categorical cross-entropy; after every epoch the checkpoint (weights, optimiser,
+   epoch, early-stopping state, history) is written, so ``resume=True`` continues after Ctrl-C or a kill
+   from the last completed epoch;
+5. early stopping on validation accuracy (``patience`` epochs) restores the best weights; then test
+   accuracy, training_curve.png, metrics.json and, last, model.keras (atomically: a run with model.keras
+   is complete).
+"""
+from __future__ import annotations
+
+import glob
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from edgecnn import __version__, runs
+from edgecnn._tf import keras, tf
+from edgecnn.data import Dataset, describe_source, load_dataset, source_kind
+from edgecnn.errors import EdgecnnError, UsageError
+from edgecnn.fileio import read_json, write_bytes, write_json
+from edgecnn.preprocess import PreprocessSpec
+
+# Epochs that reach a good Fashion-MNIST accuracy for each family in minutes on a laptop CPU (early
+# stopping usually ends sooner); see docs for measurements. Unknown families get DEFAULT_EPOCHS.
+EPOCHS_BY_FAMILY = {
+    "simple": 10, "lenet": 12, "alexnet": 8, "vgg": 6, "googlenet": 6, "resnet": 6, "densenet": 5,
+    "mobilenet_v1": 5, "mobilenet_v2": 5, "mobilenet_v3": 6, "mobilenet": 5, "efficientnet": 6, "convnext": 6,
+}
+DEFAULT_EPOCHS = 6
+DEFAULT_BATCH_SIZE = 128
+DEFAULT_LEARNING_RATE = 1e-3
+DEFAULT_PATIENCE = 3
+STATE_FILE = "state.json"
+BEST_WEIGHTS_FILE = "best_weights.npz"
+
+
+@dataclass
+class TrainResult:
+    """Where the run went and what it measured (the contents of metrics.json)."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+
+    @property
+    def test_accuracy(self) -> float:
+        return float(self.metrics["test_accuracy"])
+
+
+def default_epochs(family: str, name: str = "") -> int:
+    return EPOCHS_BY_FAMILY.get(family, EPOCHS_BY_FAMILY.get(name, DEFAULT_EPOCHS))
+
+
+def train(
+    model_name: str,
+    data: str | os.PathLike = "fashion_mnist",
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    input_size: int | tuple[int, int] | None = None,
+    channels: int | None = None,
+    width: float | None = None,
+    learning_rate: float | None = None,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    limit: int | None = None,
+    seed: int | None = None,
+    verbose: bool = True,
+    max_minutes: float | None = None,
+    patience: int | None = None,
+    runs_root: str | os.PathLike = "runs",
+    callbacks: Sequence[Any] = (),
+    **knobs: Any,
+) -> TrainResult:
+    """Train ``model_name`` on ``data`` into a run folder; see the module docstring for the steps.
+
+    ``resume=True`` continues the run in ``out_dir`` (or the newest unfinished run of the model under
+    ``runs_root``) with its saved settings; only ``epochs`` and ``max_minutes`` may be changed then.
+    ``callbacks`` are extra Keras callbacks (they run after the per-epoch checkpoint).
+    """
+    given = {"data": data if data != "fashion_mnist" else None, "batch_size": batch_size,
+             "input_size": input_size, "channels": channels, "width": width, "learning_rate": learning_rate,
+             "limit": limit, "seed": seed, "patience": patience, "knobs": knobs or None}
+    if resume:
+        run_dir, config = _resume_config(model_name, out_dir, runs_root, given)
+        if epochs is not None:
+            config["epochs"] = _positive_int(epochs, "epochs")
+        if max_minutes is not None:
+            config["max_minutes"] = _positive_float(max_minutes, "max_minutes")
+        spec = PreprocessSpec.load(run_dir / runs.PREPROCESS_FILE)
+        dataset = load_dataset(config["data"]["source"], spec, seed=config["data"]["seed"],
+                               limit=config["data"]["limit"])
+        _check_labels(dataset, run_dir)
+    else:
+        config, spec = _new_config(model_name, data, epochs=epochs, batch_size=batch_size, input_size=input_size,
+                                   channels=channels, width=width, learning_rate=learning_rate, limit=limit,
+                                   seed=seed, max_minutes=max_minutes, patience=patience, knobs=knobs)
+        dataset = load_dataset(data, spec, seed=config["data"]["seed"], limit=limit)
+        config["num_classes"] = dataset.num_classes
+        config["data"]["images"] = {"train": len(dataset.x_train), "val": len(dataset.x_val),
+                                    "test": len(dataset.x_test)}
+        _build_model(config)  # bad knobs fail here, before a run folder exists
+        run_dir = _claim_run_dir(config["model"], out_dir, runs_root)
+        write_json(run_dir / runs.CONFIG_FILE, config)
+        spec.save(run_dir / runs.PREPROCESS_FILE)
+        runs.write_labels(run_dir, dataset.labels)
+    return _fit(run_dir, config, spec, dataset, verbose=verbose, extra_callbacks=list(callbacks))
+
+
+# ---- configuration -----------------------------------------------------------------------------------
+
+def _positive_int(value: Any, what: str) -> int:
+    if int(value) != value or int(value) < 1:
+        raise UsageError(f"{what} must be a positive whole number, got {value}")
+    return int(value)
+
+
+def _positive_float(value: Any, what: str) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{what} must be positive, got {value}")
+    return value
+
+
+def _new_config(model_name: str, data: str | os.PathLike, *, epochs, batch_size, input_size, channels, width,
+                learning_rate, limit, seed, max_minutes, patience, knobs) -> tuple[dict[str, Any], PreprocessSpec]:
+    source = describe_source(data)  # TF-free and quick: a bad folder fails before the model is built
+    from edgecnn.zoo import get_spec
+
+    model_spec = get_spec(model_name)
+    if input_size is None:
+        height, width_px = model_spec.small_input[:2]
+    elif isinstance(input_size, (tuple, list)):
+        height, width_px = (int(v) for v in input_size)
+    else:
+        height = width_px = int(input_size)
+    if min(height, width_px) < 1:
+        raise UsageError(f"input size must be positive, got {height}x{width_px}")
+    channels = source.channels if channels is None else int(channels)
+    if channels not in (1, 3):
+        raise UsageError(f"channels must be 1 or 3, got {channels}")
+    if width is not None:
+        knobs = dict(knobs, width=float(width))
+    spec = PreprocessSpec(height, width_px, channels, resize=source.default_resize)
+    kind = source_kind(data)
+    config = {
+        "model": model_spec.name,
+        "family": model_spec.family,
+        "input_shape": [height, width_px, channels],
+        "num_classes": len(source.labels),
+        "knobs": knobs,
+        "data": {
+            "source": str(Path(data).resolve()) if kind == "folder" else kind,
+            "seed": 0 if seed is None else int(seed),
+            "limit": None if limit is None else _positive_int(limit, "limit"),
+            "resize": spec.resize,
+        },
+        "epochs": _positive_int(epochs, "epochs") if epochs is not None else default_epochs(model_spec.family,
+                                                                                              model_spec.name),
+        "batch_size": _positive_int(batch_size or DEFAULT_BATCH_SIZE, "batch_size"),
+        "learning_rate": _positive_float(learning_rate or DEFAULT_LEARNING_RATE, "learning_rate"),
+        "optimizer": "adam",
+        "loss": "sparse_categorical_crossentropy",
+        "patience": _positive_int(patience or DEFAULT_PATIENCE, "patience"),
+        "max_minutes": None if max_minutes is None else _positive_float(max_minutes, "max_minutes"),
+        "seed": 0 if seed is None else int(seed),
+        "edgecnn_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+    }
+    return config, spec
+
+
+def _claim_run_dir(model: str, out_dir: str | os.PathLike | None, runs_root: str | os.PathLike) -> Path:
+    if out_dir is None:
+        return runs.new_run_dir(model, runs_root)
+    path = Path(out_dir)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise EdgecnnError(f"{path} already exists and is not empty; choose another -o folder "
+                           "(or add --resume to continue an interrupted run there)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EdgecnnError(f"cannot create {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def _resume_config(model_name: str, out_dir, runs_root, given: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    from edgecnn.zoo import resolve_name
+
+    name = resolve_name(model_name)
+    if out_dir is not None:
+        run_dir = Path(out_dir)
+    else:
+        found = runs.newest_unfinished_run(name, runs_root)
+        if found is None:
+            raise EdgecnnError(f"no interrupted run of {name} under {runs_root} to resume; "
+                               "start one without --resume (or give its folder with -o)")
+        run_dir = found
+    config = runs.read_config(run_dir)
+    if config.get("model") != name:
+        raise UsageError(f"{run_dir} is a run of {config.get('model')}, not {name}")
+    if runs.is_complete(run_dir):
+        raise EdgecnnError(f"{run_dir} already finished (it has {runs.MODEL_FILE}); nothing to resume")
+    if not (run_dir / runs.CHECKPOINT_DIR / STATE_FILE).is_file():
+        raise EdgecnnError(f"{run_dir} has no checkpoint yet (interrupted before the first epoch ended); "
+                           "start a new run instead")
+    saved = {"data": config["data"]["source"], "batch_size": config["batch_size"],
+             "input_size": tuple(config["input_shape"][:2]), "channels": config["input_shape"][2],
+             "width": config["knobs"].get("width"), "learning_rate": config["learning_rate"],
+             "limit": config["data"]["limit"], "seed": config["seed"], "patience": config["patience"],
+             "knobs": {k: v for k, v in config["knobs"].items() if k != "width"} or None}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key == "data" and source_kind(value) == "folder":
+            value = str(Path(value).resolve())
+        if key == "input_size" and not isinstance(value, (tuple, list)):
+            value = (int(value), int(value))
+        if key == "input_size":
+            value = tuple(int(v) for v in value)
+        if value != saved[key]:
+            raise UsageError(f"--resume continues {run_dir} with its saved settings: {key} was {saved[key]}, "
+                             f"not {value} (only --epochs and --max-minutes may change)")
+    return run_dir, config
+
+
+def _check_labels(dataset: Dataset, run_dir: Path) -> None:
+    saved = runs.read_labels(run_dir)
+    if saved != dataset.labels:
+        raise EdgecnnError(f"the data's classes changed since {run_dir} started "
+                           f"({len(saved)} saved, {len(dataset.labels)} now); start a new run")
+
+
+def _build_model(config: dict[str, Any]):
+    from edgecnn.zoo import create_model
+
+    keras.utils.set_random_seed(config["seed"])
+    return create_model(config["model"], input_shape=tuple(config["input_shape"]),
+                        num_classes=config["num_classes"], **config["knobs"])
+
+
+# ---- input pipeline ----------------------------------------------------------------------------------
+
+def make_tf_dataset(x: np.ndarray, y: np.ndarray, spec: PreprocessSpec, batch_size: int, *,
+                    shuffle: bool = False, seed: int = 0):
+    """uint8 images → batches of float32 ``pixel * scale + offset`` (as preprocess.to_float_input), prefetched."""
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    scale, offset = np.float32(spec.scale), np.float32(spec.offset)
+
+    def to_input(images, labels):
+        return tf.cast(images, tf.float32) * scale + offset, labels
+
+    return ds.batch(batch_size).map(to_input, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# ---- checkpoint + early stopping ---------------------------------------------------------------------
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    """After each epoch: track the best validation accuracy, save weights + optimiser + state, stop early.
+
+    The state file is written last and atomically, and names the checkpoint it belongs to, so a kill at any
+    moment leaves a consistent resume point.
+    """
+
+    def __init__(self, ckpt_dir: Path, state: dict[str, Any], config: dict[str, Any], best_weights):
+        super().__init__()
+        self.ckpt_dir = ckpt_dir
+        self.state = state
+        self.config = config
+        self.best_weights = best_weights
+        self.session_start = time.monotonic()
+        self.seconds_before = float(state.get("train_seconds", 0.0))
+        self.epochs_before = int(state.get("epoch", 0))
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        logs = logs or {}
+        state = self.state
+        for key, value in logs.items():
+            state["history"].setdefault(key, []).append(float(value))
+        done = epoch + 1
+        val_acc = float(logs.get("val_accuracy", float("nan")))
+        if state["best_epoch"] == 0 or val_acc > state["best_val_accuracy"]:
+            state.update(best_val_accuracy=val_acc, best_epoch=done, wait=0)
+            self.best_weights[:] = self.model.get_weights()
+            _save_weights_npz(self.ckpt_dir / BEST_WEIGHTS_FILE, self.best_weights)
+        else:
+            state["wait"] += 1
+        elapsed = time.monotonic() - self.session_start
+        state["train_seconds"] = self.seconds_before + elapsed
+        state["epoch"] = done
+        if state["wait"] >= self.config["patience"]:
+            state["stopped"] = f"early stopping (no better validation accuracy for {state['wait']} epochs)"
+            self.model.stop_training = True
+        budget = self.config.get("max_minutes")
+        if budget and done < self.config["epochs"]:
+            per_epoch = elapsed / max(1, done - self.epochs_before)
+            if state["train_seconds"] + per_epoch > budget * 60:
+                state["stopped"] = f"time budget of {budget:g} min"
+                self.model.stop_training = True
+        prefix = self.ckpt_dir / f"epoch-{done}"
+        tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer).write(str(prefix))
+        state["checkpoint"] = prefix.name
+        write_json(self.ckpt_dir / STATE_FILE, state)
+        for old in glob.glob(str(self.ckpt_dir / "epoch-*")):  # earlier epochs are no longer needed
+            if not Path(old).name.startswith(f"{prefix.name}."):
+                Path(old).unlink(missing_ok=True)
+
+
+def _save_weights_npz(path: Path, weights: list[np.ndarray]) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, *weights)
+    write_bytes(path, buffer.getvalue())
+
+
+def _load_weights_npz(path: Path) -> list[np.ndarray]:
+    with np.load(path) as npz:
+        return [npz[f"arr_{i}"] for i in range(len(npz.files))]
+
+
+def _save_keras_atomic(model, path: Path) -> None:
+    """Save the weights without the optimiser (Adam's slots would triple the file), atomically.
+
+    An uncompiled clone carries no optimiser; model.save needs a name ending in .keras, so the temporary
+    file gets one and is renamed onto ``path`` afterwards.
+    """
+    export = keras.models.clone_model(model)
+    export.set_weights(model.get_weights())
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.part.keras")
+    try:
+        export.save(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---- the fit -----------------------------------------------------------------------------------------
+
+def _fit(run_dir: Path, config: dict[str, Any], spec: PreprocessSpec, dataset: Dataset, *, verbose: bool,
+         extra_callbacks: list[Any]) -> TrainResult:
+    model = _build_model(config)
+    optimizer = keras.optimizers.Adam(learning_rate=config["learning_rate"])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ckpt_dir = run_dir / runs.CHECKPOINT_DIR
+    ckpt_dir.mkdir(exist_ok=True)
+    state: dict[str, Any] = {"epoch": 0, "best_epoch": 0, "best_val_accuracy": -1.0, "wait": 0,
+                             "train_seconds": 0.0, "history": {}, "stopped": None}
+    best_weights: list[np.ndarray] = []
+    if (ckpt_dir / STATE_FILE).is_file():
+        state = read_json(ckpt_dir / STATE_FILE)
+        optimizer.build(model.trainable_variables)  # slots must exist for the restore to fill them
+        tf.train.Checkpoint(model=model, optimizer=optimizer).read(
+            str(ckpt_dir / state["checkpoint"])).assert_existing_objects_matched()
+        best_weights = _load_weights_npz(ckpt_dir / BEST_WEIGHTS_FILE)
+        if verbose:
+            print(f"Resuming {run_dir} after epoch {state['epoch']} of {config['epochs']}", file=sys.stderr)
+    if verbose:
+        print(f"Training {config['model']} ({model.count_params():,} parameters, input "
+              f"{'x'.join(map(str, config['input_shape']))}) on {dataset.summary()} → {run_dir}", file=sys.stderr)
+
+    start_epoch = int(state["epoch"])
+    if start_epoch < config["epochs"] and not state.get("stopped"):
+        # A different shuffle seed per start epoch, so a resumed run does not replay epoch 1's order.
+        train_ds = make_tf_dataset(dataset.x_train, dataset.y_train, spec, config["batch_size"], shuffle=True,
+                                   seed=config["seed"] * 1000 + start_epoch)
+        val_ds = make_tf_dataset(dataset.x_val, dataset.y_val, spec, config["batch_size"])
+        checkpoint = _EpochCheckpoint(ckpt_dir, state, config, best_weights)
+        keras_verbose = (1 if sys.stdout.isatty() else 2) if verbose else 0
+        try:
+            model.fit(train_ds, validation_data=val_ds, epochs=config["epochs"], initial_epoch=start_epoch,
+                      callbacks=[checkpoint, *extra_callbacks], verbose=keras_verbose)
+        except KeyboardInterrupt:
+            print(f"\nInterrupted after epoch {state['epoch']}; continue with: edgecnn train {config['model']} "
+                  f"--resume -o {run_dir}", file=sys.stderr)
+            raise
+    if not state.get("stopped"):
+        state["stopped"] = f"{config['epochs']} epochs"
+    if best_weights:
+        model.set_weights(best_weights)
+    return _finish(run_dir, config, spec, dataset, model, state, verbose)
+
+
+def _finish(run_dir: Path, config: dict[str, Any], spec: PreprocessSpec, dataset: Dataset, model,
+            state: dict[str, Any], verbose: bool) -> TrainResult:
+    batch = config["batch_size"]
+    val = model.evaluate(make_tf_dataset(dataset.x_val, dataset.y_val, spec, batch), verbose=0, return_dict=True)
+    test = model.evaluate(make_tf_dataset(dataset.x_test, dataset.y_test, spec, batch), verbose=0,
+                          return_dict=True)
+    history = state["history"]
+    best = max(1, int(state["best_epoch"])) - 1
+    metrics = {
+        "model": config["model"],
+        # Keras' running mean over the best epoch (with weights changing during it), as printed while training.
+        "train_accuracy": history.get("accuracy", [None])[best] if history.get("accuracy") else None,
+        "train_loss": history.get("loss", [None])[best] if history.get("loss") else None,
+        "val_accuracy": float(val["accuracy"]),
+        "val_loss": float(val["loss"]),
+        "test_accuracy": float(test["accuracy"]),
+        "test_loss": float(test["loss"]),
+        "epochs_run": int(state["epoch"]),
+        "best_epoch": int(state["best_epoch"]),
+        "stopped_by": state["stopped"],
+        "train_seconds": round(float(state["train_seconds"]), 2),
+        "images": {"train": len(dataset.x_train), "val": len(dataset.x_val), "test": len(dataset.x_test)},
+        "params": int(model.count_params()),
+        "history": history,
+    }
+    from edgecnn.plots import plot_training_curve
+
+    plot_training_curve(history, run_dir / runs.CURVE_FILE, best_epoch=metrics["best_epoch"] or None,
+                        title=f"{config['model']} on {dataset.name}: test accuracy {metrics['test_accuracy']:.4f}")
+    write_json(run_dir / runs.METRICS_FILE, metrics)
+    _save_keras_atomic(model, run_dir / runs.MODEL_FILE)  # last: its presence marks a complete run
+    if verbose:
+        minutes, seconds = divmod(int(round(metrics["train_seconds"])), 60)
+        print(f"{config['model']}: test accuracy {metrics['test_accuracy']:.4f} (validation "
+              f"{metrics['val_accuracy']:.4f}, best epoch {metrics['best_epoch']} of {metrics['epochs_run']}, "
+              f"{minutes}m{seconds:02d}s) → {run_dir}", file=sys.stderr)
+    return TrainResult(run_dir=run_dir, metrics=metrics)
