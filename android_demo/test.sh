@@ -4,7 +4,11 @@
 #   2. runs its JUnit 5 tests, the cross-language golden test included, with the console launcher;
 #   3. compiles and links the app's AndroidManifest.xml and res/ with aapt2 against framework-res.apk.
 # Exits non-zero on any failure. Writes only to android_demo/build/ (git-ignored) or $ANDROID_DEMO_BUILD.
+#   bash android_demo/test.sh            # everything
+#   bash android_demo/test.sh core       # only 1-2;  `app` only 3
 set -euo pipefail
+steps="${*:-core app}"
+for s in $steps; do [[ "$s" == core || "$s" == app ]] || { echo "test.sh: unknown step '$s' (core, app)" >&2; exit 2; }; done
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${ANDROID_DEMO_BUILD:-$here/build/test-sh}"
 junit="${JUNIT_CONSOLE_JAR:-/usr/share/java/junit-platform-console-standalone.jar}"
@@ -24,6 +28,7 @@ need "$framework" android-framework-res
 rm -rf "$build"
 mkdir -p "$build"
 
+if [[ " $steps " == *" core "* ]]; then
 echo "== core: javac"
 mapfile -t main_src < <(find "$here/core/src/main/java" -name '*.java' | sort)
 mapfile -t test_src < <(find "$here/core/src/test/java" -name '*.java' | sort)
@@ -32,10 +37,14 @@ javac --release 17 -Xlint:all,-serial -encoding UTF-8 -d "$build/core-test" -cp 
 
 echo "== core: JUnit 5"
 # --fail-if-no-tests: a test run that finds nothing must not pass.
-java -jar "$junit" --disable-banner --details=summary --fail-if-no-tests \
+# edgecnn.appAssets: AppAssetsTest also parses the app's shipped preprocess.json and labels.txt.
+java -Dedgecnn.appAssets="$here/app/src/main/assets" -jar "$junit" --disable-banner --details=summary --fail-if-no-tests \
   -cp "$build/core-main:$build/core-test:$here/core/src/test/resources" \
   --select-package io.edgecnn.core --reports-dir "$build/junit-reports"
 
+fi
+
+if [[ " $steps " == *" app "* ]]; then
 echo "== app: aapt2 compile + link (manifest and resources)"
 app="$here/app/src/main"
 # AGP takes the package from build.gradle.kts' namespace; aapt2 alone needs it in the manifest.
@@ -53,4 +62,5 @@ aapt2 link -o "$build/app-resources.apk" -I "$framework" --manifest "$build/Andr
   --min-sdk-version "$min_sdk" --target-sdk-version 29 --java "$build/gen" --auto-add-overlay \
   "$build/res.zip"
 test -s "$build/gen/${namespace//.//}/R.java"
+fi
 echo "test.sh: all checks passed"

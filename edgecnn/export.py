@@ -1,0 +1,201 @@
+"""Put a model into the Android demo app: its .tflite, labels.txt and preprocess.json as the app's assets.
+
+    from edgecnn.export import export_android
+    export_android("mobilenet_v2")                              # newest finished run, its int8 .tflite
+    export_android("runs/tiny-2", variant="float32")            # a run folder, one of its .tflite files
+    export_android("m_int8.tflite", assets="android_demo/app/src/main/assets")
+
+The app (``android_demo/``) reads ``model.tflite``, ``labels.txt`` and ``preprocess.json`` from its assets.
+Before anything is written, the three are checked against each other the way the app checks them: the
+model reads and lints as a .tflite (:mod:`edgecnn.safety`), runs once in a child process, takes one
+``(1, H, W, C)`` image matching preprocess.json, and has one output per label. The written preprocess.json
+carries the model's own input dtype and quantisation (so the app and ``edgecnn predict`` agree). The three
+files are replaced together: all are staged first, and none is touched if anything fails.
+
+TensorFlow-free.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from edgecnn.errors import EdgecnnError, UsageError
+
+ASSET_MODEL = "model.tflite"
+ASSET_LABELS = "labels.txt"
+ASSET_PREPROCESS = "preprocess.json"
+DEFAULT_ASSETS = Path("android_demo") / "app" / "src" / "main" / "assets"
+# Preferred variant when a run folder holds several: int8 is the usual phone choice.
+VARIANT_PREFERENCE = ("int8", "float16", "dynamic", "float32")
+
+
+def _variant_of(path: Path) -> str:
+    """'int8' for 'tiny_int8.tflite' (the part after the last underscore), else the whole stem."""
+    return path.stem.rsplit("_", 1)[-1]
+
+
+def find_model_in_run(run_dir: Path, variant: str | None = None) -> Path:
+    """The .tflite of a run folder to export: ``variant`` if given, else the preferred one, else the only one."""
+    candidates = sorted(p for p in run_dir.rglob("*.tflite")
+                        if p.is_file() and not p.stem.endswith("_edgetpu"))  # Edge TPU builds do not run on phones
+    if not candidates:
+        raise EdgecnnError(f"{run_dir}: no .tflite file in this run folder (convert it first: "
+                           f"edgecnn convert {run_dir})")
+    if variant is not None:
+        chosen = [p for p in candidates if _variant_of(p) == variant or p.stem == variant]
+        if len(chosen) != 1:
+            have = ", ".join(p.name for p in candidates)
+            what = "no" if not chosen else "more than one"
+            raise UsageError(f"{run_dir}: {what} .tflite matches --variant {variant} (have: {have})")
+        return chosen[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    for preferred in VARIANT_PREFERENCE:
+        chosen = [p for p in candidates if _variant_of(p) == preferred]
+        if len(chosen) == 1:
+            return chosen[0]
+    raise UsageError(f"{run_dir}: several .tflite files ({', '.join(p.name for p in candidates)}); "
+                     "choose one with --variant")
+
+
+def resolve_model(source: str | os.PathLike, *, variant: str | None = None,
+                  runs_root: str | os.PathLike = "runs") -> Path:
+    """A model name (newest finished run), a run folder or a .tflite path → the .tflite file to export."""
+    from edgecnn.runs import newest_run, run_dirs
+
+    path = Path(source)
+    if path.suffix == ".tflite" or path.is_file():
+        if not path.exists():
+            raise EdgecnnError(f"{path}: no such file")
+        if path.is_dir():
+            raise EdgecnnError(f"{path}: is a directory, not a .tflite file")
+        return path
+    if path.is_dir():
+        return find_model_in_run(path, variant)
+    name = str(source)
+    if os.sep in name or "/" in name:
+        raise EdgecnnError(f"{name}: no such file or folder")
+    run = newest_run(name, runs_root)
+    if run is None:
+        if run_dirs(name, runs_root):
+            raise EdgecnnError(f"no finished run of {name} under {runs_root}/ (an interrupted one can be resumed: "
+                               f"edgecnn train {name} --resume)")
+        raise UsageError(f"{name}: not a .tflite file, a run folder or a model with a run under {runs_root}/ "
+                         f"(train one: edgecnn train {name})")
+    return find_model_in_run(run, variant)
+
+
+def _find_file(model_path: Path, name: str, given: str | os.PathLike | None, what: str) -> Path:
+    """An explicitly given file, else ``name`` beside the model as ``edgecnn predict`` finds it."""
+    from edgecnn.predict import find_sidecar
+
+    if given is not None:
+        path = Path(given)
+        if not path.is_file():
+            raise EdgecnnError(f"{path}: no such file ({what})")
+        return path
+    found = find_sidecar(model_path, name)
+    if found is None:
+        raise EdgecnnError(f"no {name} beside {model_path} (edgecnn writes it into the run folder); "
+                           f"pass --{what} FILE")
+    return found
+
+
+def check_model(model_path: Path, preprocess: Path, labels: Path) -> tuple[Any, list[str], dict[str, Any]]:
+    """The app's model contract, checked here: (spec with the model's input dtype/quantisation, labels, info)."""
+    from edgecnn.preprocess import PreprocessSpec, read_labels
+    from edgecnn.safety import load_checked, run_in_child
+
+    model = load_checked(model_path)  # EdgecnnError for anything that is not a sound .tflite
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise EdgecnnError(f"{model_path}: the app needs one input and one output, the model has "
+                           f"{len(model.inputs)} and {len(model.outputs)}")
+    inp, out = model.input_tensors[0], model.output_tensors[0]
+    shape = tuple(inp.shape)
+    if len(shape) != 4 or shape[0] != 1 or shape[3] not in (1, 3):
+        raise EdgecnnError(f"{model_path}: input shape {list(shape)} is not one image (1, H, W, 1 or 3)")
+    try:
+        spec = PreprocessSpec.load(preprocess)
+    except (TypeError, ValueError, AttributeError) as exc:  # wrong value types inside valid JSON
+        raise EdgecnnError(f"{preprocess}: not a valid preprocess.json ({exc})") from None
+    if spec.shape != shape[1:]:
+        raise EdgecnnError(f"{preprocess} describes {spec.height}x{spec.width}x{spec.channels} input, "
+                           f"the model takes {shape[1]}x{shape[2]}x{shape[3]}")
+    for tensor, what in ((inp, "input"), (out, "output")):
+        if tensor.dtype not in ("float32", "int8", "uint8"):
+            raise EdgecnnError(f"{model_path}: {tensor.dtype} {what}; the app handles float32, int8 and uint8")
+        if tensor.dtype != "float32" and not tensor.quantized:
+            raise EdgecnnError(f"{model_path}: {tensor.dtype} {what} has no quantisation parameters")
+    spec.input_dtype = inp.dtype
+    spec.input_quantization = None
+    if inp.dtype != "float32":
+        spec.input_quantization = {"scale": float(inp.scales[0]), "zero_point": int(inp.zero_points[0])}
+    names = read_labels(labels)
+    outputs = math.prod(out.shape) if out.shape else 1
+    if outputs != len(names):
+        raise EdgecnnError(f"{model_path} has {outputs} outputs but {labels} has {len(names)} labels")
+    # Files that pass the checks above can still crash the native runtime: try one run in a child process.
+    run_in_child("edgecnn.safety:check_runs", {"model_path": str(model_path)}, label=str(model_path))
+    info = {"input": f"{shape[1]}x{shape[2]}x{shape[3]} {inp.dtype}", "output": f"{outputs} {out.dtype}",
+            "resize": spec.resize}
+    return spec, names, info
+
+
+def export_android(source: str | os.PathLike, assets: str | os.PathLike | None = None, *,
+                   variant: str | None = None, preprocess: str | os.PathLike | None = None,
+                   labels: str | os.PathLike | None = None, runs_root: str | os.PathLike = "runs") -> dict[str, Any]:
+    """Copy a model and its labels/preprocess.json into the app's assets; returns what was written."""
+    from edgecnn.fileio import atomic_path
+
+    if assets is None:
+        if not DEFAULT_ASSETS.parent.is_dir():
+            raise UsageError(f"{DEFAULT_ASSETS.parent} not found (run from the edgecnn repository, "
+                             "or pass --assets DIR)")
+        assets = DEFAULT_ASSETS
+    assets = Path(assets)
+    if assets.exists() and not assets.is_dir():
+        raise EdgecnnError(f"{assets}: not a folder")
+    model_path = resolve_model(source, variant=variant, runs_root=runs_root)
+    spec_path = _find_file(model_path, "preprocess.json", preprocess, "preprocess")
+    spec, names, info = check_model(model_path, spec_path,
+                                    _find_file(model_path, _labels_name(spec_path), labels, "labels"))
+    spec.labels = ASSET_LABELS
+    data = spec.to_json()
+    # Stage all three, then rename them in place together: a failure leaves the old assets untouched.
+    try:
+        with contextlib.ExitStack() as stack:
+            tmp_model = stack.enter_context(atomic_path(assets / ASSET_MODEL))
+            tmp_labels = stack.enter_context(atomic_path(assets / ASSET_LABELS))
+            tmp_spec = stack.enter_context(atomic_path(assets / ASSET_PREPROCESS))
+            shutil.copyfile(model_path, tmp_model)
+            tmp_labels.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+            tmp_spec.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            mode = _file_mode()
+            for tmp in (tmp_model, tmp_labels, tmp_spec):
+                os.chmod(tmp, mode)  # temporary files are created 0600; assets are ordinary files
+    except OSError as exc:
+        raise EdgecnnError(f"cannot write to {assets}: {exc.strerror or exc}") from exc
+    return {"model": str(model_path), "assets": str(assets),
+            "files": [ASSET_MODEL, ASSET_LABELS, ASSET_PREPROCESS], "bytes": model_path.stat().st_size,
+            "labels": len(names), **info}
+
+
+def _file_mode() -> int:
+    """0666 less the umask: the mode an ordinary new file gets."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _labels_name(spec_path: Path) -> str:
+    """The labels file preprocess.json names (default labels.txt)."""
+    from edgecnn.fileio import read_json
+
+    data = read_json(spec_path)
+    name = data.get("labels", "labels.txt") if isinstance(data, dict) else "labels.txt"
+    return name if isinstance(name, str) and name else "labels.txt"
