@@ -140,12 +140,14 @@ def op_breakdown(model: Any, op_times: dict[str, Any] | None) -> tuple[list[dict
     for name, row in rows.items():
         row["mac_share"] = row["macs"] / total_macs if total_macs else 0.0
         row["time_ms"] = measured.get(name) if measured else None
-        row["time_share"] = (measured.get(name, 0.0) / total_time) if measured and total_time else None
+        row["time_share"] = (measured[name] / total_time) if name in measured and total_time else None
+    counts = (op_times or {}).get("counts") or {}
     for name, ms in measured.items():  # e.g. XNNPACK operators that have no TFLite twin
         if name not in rows:
-            rows[name] = {"op": name, "count": None, "macs": None, "mac_share": None, "time_ms": ms,
+            rows[name] = {"op": name, "count": counts.get(name), "macs": None, "mac_share": None, "time_ms": ms,
                           "time_share": ms / total_time if total_time else None}
-    order = sorted(rows.values(), key=lambda r: -(r["time_ms"] if measured else r["macs"] or 0) or 0)
+    order = sorted(rows.values(), key=lambda r: (-(r["time_ms"] if r["time_ms"] is not None else -1.0),
+                                                 -(r["macs"] or 0)))
     if op_times and measured:
         note = f"measured: {op_times.get('source', 'runtime profiler')}"
     else:

@@ -106,28 +106,34 @@ def profile_csv(results: list[dict[str, Any]]) -> str:
 
 
 def profile_table(results: list[dict[str, Any]]) -> Table:
-    """One row per model; the ratio columns compare with the first model."""
-    several = len(results) > 1
-    table = Table(title="Latency (steady state)", title_justify="left")
-    for col in ("model", "size", "init", "first run", "mean ± std", "min", "p50", "p90", "p99", "max", "runs/s",
-                "delegate (ops)", "peak RSS"):
-        table.add_column(col, justify="left" if col in ("model", "delegate (ops)") else "right")
-    if several:
-        table.add_column("speed-up", justify="right")
-        table.add_column("size ratio", justify="right")
+    """Metrics as rows, one column per model (fits a terminal for a few models); ratios against the first."""
+    table = Table(title="Profile (steady-state latency over timed runs)", title_justify="left")
+    table.add_column("")
     for r in results:
-        lat = r["latency_ms"]
-        deleg = r.get("delegate") or {}
-        cells = [r.get("name") or r.get("model"), fmt_bytes(r.get("size_bytes")), fmt_ms(r.get("init_ms")),
-                 fmt_ms(r.get("first_inference_ms")), f"{fmt_ms(lat['mean'])} ± {fmt_ms(lat['std'])}",
-                 fmt_ms(lat["min"]), fmt_ms(lat["p50"]), fmt_ms(lat["p90"]), fmt_ms(lat["p99"]),
-                 fmt_ms(lat["max"]), f"{r['throughput_per_s']:.0f}" if r.get("throughput_per_s") else "–",
-                 f"{deleg.get('requested')} ({deleg.get('ops_delegated')}/{deleg.get('ops_total')})",
-                 fmt_bytes((r.get("memory") or {}).get("peak_rss_bytes"))]
-        if several:
-            ratios = r.get("vs_first") or {}
-            cells += [fmt_ratio(ratios.get("speedup")), fmt_ratio(ratios.get("size_ratio"))]
-        table.add_row(*cells)
+        table.add_column(r.get("name") or str(r.get("model")), justify="right", overflow="fold")
+
+    def row(label: str, fn: Any) -> None:
+        table.add_row(label, *(fn(r) for r in results))
+
+    def lat(key: str) -> Any:
+        return lambda r: fmt_ms(r["latency_ms"][key])
+
+    row("file size", lambda r: fmt_bytes(r.get("size_bytes")))
+    row("params / MACs", lambda r: f"{fmt_count(r.get('params'))} / {fmt_count(r.get('macs'))}")
+    row("load + allocate", lambda r: fmt_ms(r.get("init_ms")))
+    row("first run", lambda r: fmt_ms(r.get("first_inference_ms")))
+    row("mean ± std", lambda r: f"{fmt_ms(r['latency_ms']['mean'])} ± {fmt_ms(r['latency_ms']['std'])}")
+    for key in ("min", "p50", "p90", "p99", "max"):
+        row(key, lat(key))
+    row("throughput", lambda r: f"{r['throughput_per_s']:.1f}/s" if r.get("throughput_per_s") else "–")
+    row("runs (threads)", lambda r: f"{r.get('runs')} ({r.get('num_threads')})")
+    row("delegate: ops taken", lambda r: "{} {}/{}".format((r.get("delegate") or {}).get("requested"),
+                                                          (r.get("delegate") or {}).get("ops_delegated"),
+                                                          (r.get("delegate") or {}).get("ops_total")))
+    row("peak RSS", lambda r: fmt_bytes((r.get("memory") or {}).get("peak_rss_bytes")))
+    if len(results) > 1:
+        row("speed-up vs first (p50)", lambda r: fmt_ratio((r.get("vs_first") or {}).get("speedup")))
+        row("size vs first", lambda r: fmt_ratio((r.get("vs_first") or {}).get("size_ratio")))
     return table
 
 
