@@ -140,8 +140,7 @@ def profile_table(results: list[dict[str, Any]]) -> Table:
 def op_table(result: dict[str, Any]) -> Table:
     """Per op type of one model: count, MACs, MAC share, measured time/share where available."""
     timed = any(row.get("time_ms") is not None for row in result.get("ops", []))
-    table = Table(title=f"Ops of {result.get('name') or result.get('model')}: {result.get('op_timing', '')}",
-                  title_justify="left")
+    table = Table(title=f"Ops of {result.get('name') or result.get('model')}", title_justify="left")
     table.add_column("op")
     for col in ("count", "MACs", "MAC share") + (("time", "time share") if timed else ()):
         table.add_column(col, justify="right")

@@ -108,9 +108,10 @@ def profile_cmd(models: tuple[str, ...], num_threads: int | None, warmup_runs: i
     console.print(report.profile_table(results))
     for r in results:
         console.print(report.op_table(r))
+        console.print(f"Per-op time: {r.get('op_timing')}", soft_wrap=True)
     machine = results[0].get("machine")
     if machine:
-        console.print(report.machine_line(machine))
+        console.print(report.machine_line(machine), soft_wrap=True)
     mem = results[0].get("memory") or {}
     if mem.get("arena_bytes") is None and mem.get("activation_bytes") is not None:
         console.print(f"Arena size is not exposed by the runtime; all activation tensors together take "

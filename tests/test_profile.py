@@ -1,0 +1,168 @@
+"""`edgecnn profile`: real measurements on the tiny test models, output formats, and one-line errors."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+
+from edgecnn.errors import EdgecnnError, UsageError
+from edgecnn.profile import profile
+
+FLOAT = "tiny_cnn_float32.tflite"
+INT8 = "tiny_cnn_int8.tflite"
+
+
+def _check_latency(lat: dict) -> None:
+    assert set(lat) == {"mean", "std", "min", "p50", "p90", "p99", "max"}
+    assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    assert lat["min"] <= lat["mean"] <= lat["max"] and lat["std"] >= 0
+
+
+def test_profile_two_models_real_numbers(tests_data):
+    results = profile([tests_data / FLOAT, tests_data / INT8], num_threads=1, num_runs=30, warmup_runs=2)
+    assert [r["name"] for r in results] == [FLOAT, INT8]
+    for r in results:
+        _check_latency(r["latency_ms"])
+        assert r["size_bytes"] == os.path.getsize(tests_data / r["name"])
+        assert r["runs"] == 30 and r["warmup_runs"] == 2 and r["num_threads"] == 1
+        assert r["init_ms"] == pytest.approx(r["load_ms"] + r["allocate_ms"]) and r["init_ms"] > 0
+        assert r["first_inference_ms"] > 0
+        assert r["throughput_per_s"] == pytest.approx(1000 / r["latency_ms"]["mean"])
+        assert r["params"] == 474 and r["macs"] == 53_472
+        assert r["memory"]["peak_rss_bytes"] > 10_000_000  # Python + numpy + LiteRT
+        assert r["memory"]["activation_bytes"] > 0
+        assert r["machine"]["runtime"] == "ai-edge-litert" and r["machine"]["arch"]
+        ops = {row["op"]: row for row in r["ops"]}
+        assert ops["CONV_2D"]["count"] == 2 and ops["CONV_2D"]["macs"] == 39_200
+        assert sum(row["mac_share"] for row in r["ops"]) == pytest.approx(1.0)
+        assert all(row["time_ms"] is None for row in r["ops"])  # not requested
+        assert "per-op time unavailable" in r["op_timing"]
+    assert results[0]["delegate"] == {"requested": "xnnpack", "delegate_nodes": 1, "ops_delegated": 7, "ops_total": 7}
+    assert results[1]["delegate"]["ops_delegated"] == 6  # int8 SOFTMAX stays on builtin kernels
+    assert results[1]["fully_int8"] and not results[0]["fully_int8"]
+    assert results[0]["vs_first"] == {"speedup": 1.0, "size_ratio": 1.0}
+    assert results[1]["vs_first"]["size_ratio"] == pytest.approx(
+        os.path.getsize(tests_data / INT8) / os.path.getsize(tests_data / FLOAT))
+    assert results[1]["vs_first"]["speedup"] == pytest.approx(
+        results[0]["latency_ms"]["p50"] / results[1]["latency_ms"]["p50"])
+
+
+def test_max_secs_stops_early(tests_data):
+    (r,) = profile(tests_data / FLOAT, num_runs=10_000_000, max_secs=0.2, warmup_runs=0, num_threads=1)
+    assert 1 <= r["runs"] < 10_000_000
+
+
+def test_op_profiling_builtin_kernels_names_every_op(tests_data):
+    (r,) = profile(tests_data / INT8, num_runs=20, op_profiling=True, delegate="none", num_threads=1)
+    assert r["op_timing"].startswith("measured: LiteRT profiler, builtin kernels")
+    timed = {row["op"]: row for row in r["ops"]}
+    assert set(timed) == {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "MEAN", "SOFTMAX"}
+    assert all(row["time_ms"] is not None and row["time_ms"] >= 0 for row in r["ops"])
+    assert timed["CONV_2D"]["time_ms"] > 0  # two convolutions cannot take under a microsecond each
+    assert sum(row["time_share"] for row in r["ops"]) == pytest.approx(1.0)
+    assert r["delegate"]["ops_delegated"] == 0
+
+
+def test_op_profiling_xnnpack_lists_xnnpack_operators(tests_data):
+    (r,) = profile(tests_data / INT8, num_runs=20, op_profiling=True, num_threads=1)
+    names = [row["op"] for row in r["ops"]]
+    assert any(n.startswith("xnn: Convolution") for n in names)
+    softmax = next(row for row in r["ops"] if row["op"] == "SOFTMAX")
+    assert softmax["time_ms"] is not None  # outside XNNPACK: timed as a TFLite op
+    conv = next(row for row in r["ops"] if row["op"] == "CONV_2D")
+    assert conv["time_ms"] is None and conv["macs"] == 39_200  # inside XNNPACK: no invented time
+
+
+def test_input_npy_and_image(tests_data, tmp_path):
+    good = tmp_path / "x.npy"
+    np.save(good, np.zeros((28, 28, 1), np.float32))  # batch dimension added
+    (r,) = profile(tests_data / INT8, input=str(good), num_runs=5, num_threads=1)  # float → quantised
+    assert r["input"] == {"source": str(good), "kind": "npy"}
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((3, 3), np.float32))
+    with pytest.raises(EdgecnnError, match=r"does not match the model input \[1, 28, 28, 1\]"):
+        profile(tests_data / FLOAT, input=str(bad))
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 30), 200, np.uint8)).save(tmp_path / "img.png")
+    (r,) = profile(tests_data / FLOAT, input=str(tmp_path / "img.png"), num_runs=5, num_threads=1)
+    assert r["input"]["kind"] == "image"
+    with pytest.raises(EdgecnnError, match="not a readable image"):
+        (tmp_path / "junk.png").write_bytes(b"not an image")
+        profile(tests_data / FLOAT, input=str(tmp_path / "junk.png"))
+
+
+def test_bad_options():
+    with pytest.raises(UsageError, match="--num-runs"):
+        profile("x.tflite", num_runs=0)
+    with pytest.raises(UsageError, match="--num-threads"):
+        profile("x.tflite", num_threads=0)
+    with pytest.raises(UsageError, match="unknown profile option"):
+        profile("x.tflite", runs=3)
+
+
+# ---- the command ------------------------------------------------------------------------------------
+
+def test_cli_json_is_the_only_stdout(cli, tests_data):
+    one = cli("profile", str(tests_data / INT8), "--json", "--num-runs", "10", "--num-threads", "1")
+    assert one.returncode == 0, one.stderr
+    doc = json.loads(one.stdout)
+    assert isinstance(doc, dict) and doc["size_bytes"] == os.path.getsize(tests_data / INT8)
+    _check_latency(doc["latency_ms"])
+    two = cli("profile", str(tests_data / FLOAT), str(tests_data / INT8), "--json", "--num-runs", "10")
+    docs = json.loads(two.stdout)
+    assert isinstance(docs, list) and [d["name"] for d in docs] == [FLOAT, INT8]
+    assert "speedup" in docs[1]["vs_first"]
+
+
+def test_cli_table_csv_and_report(cli, tests_data, tmp_path):
+    table = cli("profile", str(tests_data / FLOAT), str(tests_data / INT8), "--num-runs", "10",
+                "-o", str(tmp_path / "report.md"))
+    assert table.returncode == 0, table.stderr
+    for text in ("p50", "p99", "speed-up vs first", "xnnpack 6/7", "per-op time unavailable", "Measured on"):
+        assert text in table.stdout
+    report = (tmp_path / "report.md").read_text()
+    assert report.startswith("# edgecnn profile") and f"`{INT8}`" in report and "| CONV_2D | 2 |" in report
+    out = cli("profile", str(tests_data / INT8), "--csv", "--num-runs", "5")
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert len(rows) == 1 and int(rows[0]["size_bytes"]) == os.path.getsize(tests_data / INT8)
+    assert float(rows[0]["p50_ms"]) <= float(rows[0]["p99_ms"])
+
+
+def _assert_one_line_error(proc, *fragments: str, code: int = 1) -> None:
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_cli_bad_inputs_one_line_each(cli, tests_data, tmp_path):
+    (tmp_path / "empty.tflite").write_bytes(b"")
+    (tmp_path / "random.tflite").write_bytes(np.random.default_rng(1).bytes(4000))
+    data = (tests_data / FLOAT).read_bytes()
+    (tmp_path / "truncated.tflite").write_bytes(data[: len(data) // 2])
+    flipped = bytearray(data)
+    flipped[200] ^= 0xFF
+    flipped[4] = ord("X")  # identifier byte
+    (tmp_path / "flipped.tflite").write_bytes(bytes(flipped))
+    cases = [
+        ([str(tmp_path / "missing.tflite")], "no such file"),
+        ([str(tmp_path)], "is a directory"),
+        ([str(tmp_path / "empty.tflite")], "empty file"),
+        ([str(tmp_path / "random.tflite")], "not a .tflite model"),
+        ([str(tmp_path / "truncated.tflite")], "corrupt .tflite file"),
+        ([str(tmp_path / "flipped.tflite")], "not a .tflite model"),
+        ([str(tests_data / "tiny_cnn_custom_op.tflite")], "unresolved custom op: EdgecnnNoSuchOp"),
+        ([str(tests_data / FLOAT), "--delegate", "edgetpu"], "libedgetpu"),
+        ([str(tests_data / FLOAT), "--delegate", str(tmp_path / "libmissing.so")], "no such file"),
+    ]
+    for args, fragment in cases:
+        _assert_one_line_error(cli("profile", *args, "--num-runs", "3"), fragment)
+    _assert_one_line_error(cli("profile", str(tests_data / FLOAT), "--num-runs", "0"), "--num-runs", code=2)
+    _assert_one_line_error(cli("profile", str(tests_data / FLOAT), "--json", "--csv"), "choose one", code=2)
