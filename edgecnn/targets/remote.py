@@ -379,7 +379,8 @@ def profile_remote(model_paths: list[str | os.PathLike], options: dict[str, Any]
             raise EdgecnnError(f"edgecnn profile failed on {where}: {_remote_error(err, out)}")
         results = _relabel(_parse_results(out), mapping)
         for r in results:
-            r["machine"] = machine
+            # the remote profiler describes its own machine; add what the probe knows and where it is
+            r["machine"] = {**machine, **(r.get("machine") or {}), "host": machine["host"]}
         return results
     finally:
         if tmp is not None:
