@@ -169,7 +169,7 @@ def test_model_the_runtime_cannot_run(tmp_path):
     folder = _model_dir(tmp_path, "int8")
     shutil.copyfile(DATA / "tiny_cnn_custom_op.tflite", folder / "custom.tflite")
     assets = _old_assets(tmp_path)
-    with pytest.raises(EdgecnnError, match="EdgecnnNoSuchOp|custom|failed"):
+    with pytest.raises(EdgecnnError, match="EdgecnnNoSuchOp"):
         export_android(folder / "custom.tflite", assets)
     _assert_untouched(assets)
 
