@@ -1,0 +1,66 @@
+"""A small baseline CNN (three VGG-style conv–BN–ReLU–max-pool blocks); no paper, a common teaching model.
+
+Also holds :func:`choose_stem`, the stem rule shared by the classic families (LeNet … DenseNet).
+"""
+from __future__ import annotations
+
+from edgecnn._tf import keras
+from edgecnn.errors import UsageError
+from edgecnn.zoo.blocks import activation_layer, conv_bn_act
+from edgecnn.zoo.registry import register_model
+
+layers = keras.layers
+
+#: ``stem="auto"`` picks the small-input stem when the shorter image side is below this.
+SMALL_STEM_BELOW = 64
+
+
+def choose_stem(stem: str, input_shape: tuple[int, int, int], *, model: str, imagenet_min: int,
+                small_min: int, small_below: int = SMALL_STEM_BELOW, large: str = "imagenet") -> str:
+    """Resolve ``stem="auto"|"imagenet"|"small"`` to ``"imagenet"`` or ``"small"`` and check the input fits.
+
+    ImageNet stems downsample hard (AlexNet's 11×11/4, ResNet's 7×7/2 + max-pool …): on a 28–32 px image
+    they leave nothing to classify, so ``auto`` takes the family's small-input stem below ``small_below``.
+    ``*_min`` is the smallest side each stem builds at (so the last feature map is at least 1×1).
+    ``large`` renames the big stem where "imagenet" is the wrong word (LeNet's is ``classic``).
+    """
+    if stem not in ("auto", large, "small"):
+        raise UsageError(f"{model}: stem must be auto, {large} or small, got {stem!r}")
+    side = min(int(input_shape[0]), int(input_shape[1]))
+    chosen = stem if stem != "auto" else ("small" if side < small_below else large)
+    need = imagenet_min if chosen == large else small_min
+    if side < need:
+        raise UsageError(f"{model} with the {chosen} stem needs inputs of at least {need}x{need} pixels, "
+                         f"got {input_shape[0]}x{input_shape[1]}")
+    return chosen
+
+
+def scaled(channels: int, width: float) -> int:
+    """Channels times the width multiplier, at least 1 (classic nets have no divisibility rule)."""
+    if width <= 0:
+        raise UsageError(f"width must be positive, got {width}")
+    return max(1, int(round(channels * width)))
+
+
+@register_model("simple_cnn", family="simple", paper="baseline: 3 conv-BN-ReLU-max-pool blocks (no paper)",
+                params=405_450, macs=1_936_426_240, canonical_input=(224, 224, 3), canonical_classes=10,
+                small_input=(28, 28, 1), min_input=8, aliases=("simple",))
+def simple_cnn(input_shape=(224, 224, 3), num_classes=10, width: float = 1.0, activation: str = "relu"):
+    """Three blocks of 3×3 conv (64/128/256 × ``width``) → BN → activation → 2×2 max-pool, then global
+    average pooling → Dense 128 → activation → Dropout 0.5 → Dense(num_classes, softmax).
+
+    Canonical (224×224×3, 10 classes): 405,450 learnable params (406,346 with the BN moving
+    statistics that Keras counts too), 1.94 G MACs. At 28×28×1: 0.06 G MACs.
+    Three 2× pools need at least 8×8 pixels.
+    """
+    inputs = keras.Input(input_shape, name="input")
+    x = inputs
+    for i, filters in enumerate((64, 128, 256), start=1):
+        x = conv_bn_act(x, scaled(filters, width), 3, activation=activation, name=f"block{i}")
+        x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="head_pool")(x)
+    x = layers.Dense(scaled(128, width), name="head_fc")(x)
+    x = activation_layer(activation, f"head_{activation}")(x)
+    x = layers.Dropout(0.5, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="simple_cnn")
