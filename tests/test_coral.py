@@ -247,16 +247,21 @@ def _fake_compiler(folder: Path, log: str, *, exit_code: int = 0, write_output: 
     return folder
 
 
-def test_compile_without_compiler_says_how_to_install(tmp_path, monkeypatch):
+def test_compile_without_compiler_says_how_to_install(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     result = coral.compile_for_edgetpu(DATA / "tiny_cnn_int8.tflite", tmp_path / "out")
     assert result["compiled"] is False and result["compiler"] is None and result["edgetpu_model"] is None
-    assert "edgetpu_compiler not found" in result["error"]
+    assert "edgetpu_compiler not found" in result["message"] and "error" not in result
     for needle in ("x86-64", "packages.cloud.google.com/apt", "coral-edgetpu-stable",
                    "apt-get install edgetpu-compiler"):
         assert needle in result["install"]
     assert result["report"]["edgetpu_compatible"] is True  # the model itself is Edge-TPU-ready
     assert not (tmp_path / "out").exists()
+    from rich.console import Console
+
+    coral.print_compile_result(result, Console(width=200))
+    out = capsys.readouterr().out
+    assert "sudo apt-get install edgetpu-compiler" in out and "static prediction: maps fully" in out
 
 
 def test_compile_with_fake_compiler(tmp_path, monkeypatch):
@@ -264,13 +269,27 @@ def test_compile_with_fake_compiler(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     out = tmp_path / "out"
     result = coral.compile_for_edgetpu(DATA / "tiny_cnn_int8.tflite", out)
-    assert result["compiled"] is True and result["error"] is None
+    assert result["compiled"] is True and "error" not in result
+    assert result["message"] == "compiled tiny_cnn_int8_edgetpu.tflite: 70 ops on the Edge TPU, 0 on the CPU"
     assert result["compiler"] == str(bin_dir / "edgetpu_compiler")
     assert result["edgetpu_model"] == str(out / "tiny_cnn_int8_edgetpu.tflite")
     assert Path(result["edgetpu_model"]).read_bytes() == (DATA / "tiny_cnn_int8.tflite").read_bytes()
     assert Path(result["log_path"]).name == "tiny_cnn_int8_edgetpu.log"
     assert result["log"]["compiler_version"] == "16.0.384591198" and result["log"]["fully_mapped"] is True
     assert sorted(p.name for p in out.iterdir()) == ["tiny_cnn_int8_edgetpu.log", "tiny_cnn_int8_edgetpu.tflite"]
+
+
+def test_compile_result_prints_the_compiler_table(tmp_path, monkeypatch, capsys):
+    from rich.console import Console
+
+    bin_dir = _fake_compiler(tmp_path / "bin", LOG_PARTIAL)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    result = coral.compile_for_edgetpu(DATA / "tiny_cnn_int8.tflite", tmp_path / "out")
+    assert result["compiled"] is True and result["log"]["cpu_ops"] == 117
+    coral.print_compile_result(result, Console(width=200))
+    out = capsys.readouterr().out
+    assert "edgetpu_compiler 16.0.384591198" in out and "HARD_SWISH" in out
+    assert "3 ops on the Edge TPU, 117 on the CPU" in out
 
 
 def test_compile_failure_leaves_nothing(tmp_path, monkeypatch):

@@ -459,16 +459,17 @@ def compile_for_edgetpu(tflite_path: str | os.PathLike, out_dir: str | os.PathLi
 
     Never raises for a missing or failing compiler (the input model is still Edge-TPU-ready); instead the
     result says what happened: ``compiled`` (bool), ``compiler`` (path or None), ``edgetpu_model`` and
-    ``log_path`` (paths or None), ``log`` (:func:`parse_compiler_log` of its output), ``error`` (one line or
-    None), ``install`` (how to install the compiler, when it is missing) and ``report`` (the static
-    :func:`compatibility_report`, so the user knows what to expect either way).
+    ``log_path`` (paths or None), ``log`` (:func:`parse_compiler_log` of its output), ``message`` (one line),
+    ``install`` (only when the compiler is missing: how to install it), ``error`` (only when the compiler ran
+    and failed or timed out: one line) and ``report`` (the static :func:`compatibility_report`, so the user
+    knows what to expect either way). A missing compiler is not an error: the model is ready to compile.
     """
     src = Path(tflite_path)
     if not src.is_file():
         raise EdgecnnError(f"{src}: no such file")
     out = Path(out_dir)
     result: dict[str, Any] = {"input_model": str(src), "compiled": False, "compiler": None, "edgetpu_model": None,
-                              "log_path": None, "log": None, "error": None, "install": None}
+                              "log_path": None, "log": None}
     try:
         result["report"] = compatibility_report(src)
     except EdgecnnError as exc:  # the compiler is the authority; the static report is a courtesy
@@ -479,7 +480,8 @@ def compile_for_edgetpu(tflite_path: str | os.PathLike, out_dir: str | os.PathLi
         arch = platform.machine().lower()
         note = "" if arch in ("x86_64", "amd64") else f" (this machine is {arch}: the compiler exists only for x86-64)"
         result["install"] = INSTALL_HINT
-        result["error"] = f"edgetpu_compiler not found on PATH{note}; {src.name} is Edge-TPU-ready, compile it later"
+        result["message"] = (f"edgetpu_compiler not found on PATH{note}; {src.name} is Edge-TPU-ready: compile it "
+                             f"where the compiler is installed")
         return result
     result["compiler"] = compiler
     try:
@@ -519,7 +521,8 @@ def compile_for_edgetpu(tflite_path: str | os.PathLike, out_dir: str | os.PathLi
             os.replace(logs[0], final_log)
             result["log_path"] = str(final_log)
         result["compiled"] = True
-        result["error"] = None
+        result["message"] = (f"compiled {final.name}: {log.get('edgetpu_ops')} ops on the Edge TPU, "
+                             f"{log.get('cpu_ops')} on the CPU")
     return result
 
 
@@ -530,7 +533,7 @@ def print_compile_result(result: dict[str, Any], console: Any = None) -> None:
 
     console = console or Console()
     if result["compiler"] is None:
-        console.print(f"[yellow]{result['error']}[/yellow]")
+        console.print(f"[yellow]{result['message']}[/yellow]")
         console.print(result["install"], markup=False, highlight=False)
         if result.get("report"):
             console.print(f"static prediction: {result['report']['verdict']}")
@@ -544,6 +547,6 @@ def print_compile_result(result: dict[str, Any], console: Any = None) -> None:
         console.print(table)
     if result["compiled"]:
         console.print(f"Edge TPU model: {result['edgetpu_model']} ({log.get('edgetpu_ops')} ops on the Edge TPU, "
-                      f"{log.get('cpu_ops')} on the CPU; on-chip memory {log.get('on_chip_memory_used')})")
+                      f"{log.get('cpu_ops')} on the CPU; on-chip memory used {log.get('on_chip_memory_used')})")
     else:
         console.print(f"[red]edgetpu_compiler failed:[/red] {result['error']}")
