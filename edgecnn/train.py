@@ -286,12 +286,19 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         self.config = config
         self.best_weights = best_weights
         self.session_start = time.monotonic()
+        self.cpu_start = time.process_time()
         self.seconds_before = float(state.get("train_seconds", 0.0))
+        self.cpu_before = float(state.get("cpu_seconds", 0.0))
+        self.epoch_start = self.session_start
         self.epochs_before = int(state.get("epoch", 0))
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.epoch_start = time.monotonic()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
         state = self.state
+        state.setdefault("epoch_seconds", []).append(round(time.monotonic() - self.epoch_start, 2))
         for key, value in logs.items():
             state["history"].setdefault(key, []).append(float(value))
         done = epoch + 1
@@ -304,6 +311,8 @@ class _EpochCheckpoint(keras.callbacks.Callback):
             state["wait"] += 1
         elapsed = time.monotonic() - self.session_start
         state["train_seconds"] = self.seconds_before + elapsed
+        # CPU seconds of all threads: on a shared machine, wall time says little about the cost.
+        state["cpu_seconds"] = self.cpu_before + time.process_time() - self.cpu_start
         state["epoch"] = done
         if state["wait"] >= self.config["patience"]:
             state["stopped"] = f"early stopping (no better validation accuracy for {state['wait']} epochs)"
@@ -321,6 +330,17 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         for old in glob.glob(str(self.ckpt_dir / "epoch-*")):  # earlier epochs are no longer needed
             if not Path(old).name.startswith(f"{prefix.name}."):
                 Path(old).unlink(missing_ok=True)
+
+
+def _cpu_threads() -> int:
+    """How many CPU threads TensorFlow may use here (its default: all cores this process may run on)."""
+    configured = tf.config.threading.get_intra_op_parallelism_threads()
+    if configured:
+        return int(configured)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return os.cpu_count() or 1
 
 
 def _save_weights_npz(path: Path, weights: list[np.ndarray]) -> None:
@@ -419,6 +439,9 @@ def _finish(run_dir: Path, config: dict[str, Any], spec: PreprocessSpec, dataset
         "best_epoch": int(state["best_epoch"]),
         "stopped_by": state["stopped"],
         "train_seconds": round(float(state["train_seconds"]), 2),
+        "train_cpu_seconds": round(float(state.get("cpu_seconds", 0.0)), 2),
+        "epoch_seconds": state.get("epoch_seconds", []),
+        "threads": _cpu_threads(),
         "images": {"train": len(dataset.x_train), "val": len(dataset.x_val), "test": len(dataset.x_test)},
         "params": int(model.count_params()),
         "history": history,

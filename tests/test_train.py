@@ -82,6 +82,7 @@ def test_short_training_writes_a_complete_run_folder(short_run):
     assert len(metrics["history"]["val_accuracy"]) == 2 and len(metrics["history"]["loss"]) == 2
     assert metrics["images"] == {"train": 300, "val": 60, "test": 60}
     assert metrics["train_seconds"] > 0 and metrics["params"] > 1000
+    assert len(metrics["epoch_seconds"]) == 2 and metrics["train_cpu_seconds"] > 0 and metrics["threads"] >= 1
     # The best epoch's validation accuracy is what the restored weights score.
     assert metrics["val_accuracy"] == pytest.approx(max(metrics["history"]["val_accuracy"]), abs=1e-6)
     png = (run / "training_curve.png").read_bytes()
@@ -231,3 +232,32 @@ def test_cli_trains_digits_with_a_time_budget(cli, tmp_path):
     run = tmp_path / "runs" / "simple_cnn"
     assert json.loads((run / "config.json").read_text())["input_shape"] == [28, 28, 3]
     assert runs.read_labels(run) == ["circle", "square"]
+
+
+def test_early_stopping_state_and_checkpoint_files(trainmod, tmp_path):
+    """The per-epoch callback alone, fed made-up validation accuracies: best epoch, patience, files."""
+    from edgecnn._tf import keras
+
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    state = {"epoch": 0, "best_epoch": 0, "best_val_accuracy": -1.0, "wait": 0, "train_seconds": 0.0,
+             "history": {}, "stopped": None}
+    best: list = []
+    callback = trainmod._EpochCheckpoint(tmp_path, state, {"patience": 2, "epochs": 10, "max_minutes": None}, best)
+    callback.set_model(model)
+    first = [w.copy() for w in model.get_weights()]
+    for epoch, val in enumerate([0.50, 0.70, 0.65, 0.70]):
+        model.stop_training = False
+        model.set_weights([w + epoch for w in first])
+        callback.on_epoch_end(epoch, {"loss": 1.0 - val, "accuracy": val, "val_accuracy": val, "val_loss": 1.0})
+    saved = json.loads((tmp_path / "state.json").read_text())
+    # 0.70 at epoch 2 is the best; 0.65 and an equal 0.70 are no improvement, so patience 2 stops at epoch 4.
+    assert saved["best_epoch"] == 2 and saved["wait"] == 2 and saved["epoch"] == 4
+    assert model.stop_training and "early stopping" in saved["stopped"]
+    assert saved["history"]["val_accuracy"] == [0.5, 0.7, 0.65, 0.7]
+    assert saved["checkpoint"] == "epoch-4"
+    assert np.array_equal(best[0], first[0] + 1)  # the weights of epoch 2 (index 1)
+    on_disk = trainmod._load_weights_npz(tmp_path / "best_weights.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(on_disk, best))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best_weights.npz", "epoch-4.data-00000-of-00001", "epoch-4.index", "state.json"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import signal
 
 import click
 
@@ -16,6 +17,10 @@ def _parse_size(value: str | None) -> int | tuple[int, int] | None:
         raise UsageError(f"--input-size must be N or HxW (e.g. 32 or 48x64), got {value!r}")
     height = int(match.group(1))
     return height if match.group(2) is None else (height, int(match.group(2)))
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 @click.command("train")
@@ -60,6 +65,9 @@ def train_command(model: str, data: str, epochs, batch_size, input_size, channel
 
         describe_source(data)
     import edgecnn._tf  # noqa: F401  (a base install stops here with the name of the [train] extra)
+
+    # `kill` (SIGTERM) stops like Ctrl-C: the last epoch's checkpoint stays and the resume hint is printed.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     from edgecnn.train import train
 
     result = train(model, data, epochs=epochs, batch_size=batch_size, input_size=size,
