@@ -1,0 +1,776 @@
+"""Keras model → optimised (pruned / QAT) → TFLite variants, each checked and measured through the interpreter.
+
+Pipeline of :func:`convert`:
+
+1. **Source**: a zoo name (its newest run; with no run yet, one is trained with the defaults first), a run
+   folder, or a user Keras model file (``.keras``, ``.h5``, SavedModel folder) whose preprocessing comes from a
+   ``preprocess.json`` beside it or from the ``scale``/``offset``/``resize`` arguments.
+2. **Optimise** (TensorFlow, in this process): :func:`edgecnn.optimize.prune` and/or
+   :func:`edgecnn.optimize.quantize_aware` (prune-preserving when both), fine-tuned on the training split.
+3. **Convert** each variant in a *child process* (the converter and a first run of a new model can crash the
+   process: FACTS.md), from a SavedModel written to a temporary folder. The child also loads the result
+   with the default delegate (XNNPACK), runs it once and reports whether XNNPACK took the graph.
+   A float32 model is always converted as the reference for size ratio and top-1 agreement.
+4. **Shrink**: the converter's metadata strings and signature table are dropped (the runtime needs neither;
+   inputs and outputs stay reachable by index) — see :func:`strip_for_runtime`.
+5. **Check and measure** (TF-free): zero float32 tensors in int8/uint8 models, test accuracy through the
+   LiteRT interpreter on held-out images (:mod:`edgecnn.evaluate`), top-1 agreement with float32, gzip size,
+   zeros per layer in the stored weights (:func:`edgecnn.tflite_file.read_tflite`).
+6. **Write** everything only after every variant succeeded, each file atomically.
+
+Output layout (``-o DIR/NAME.tflite``; without ``-o`` DIR is ``<run>/tflite`` and NAME ``<model>_<tags>``):
+
+- one variant: ``DIR/NAME.tflite``, ``DIR/labels.txt``, ``DIR/preprocess.json``, ``DIR/NAME.report.json``;
+- several (``--all``): one folder per variant, ``DIR/<variant>/NAME_<variant>.tflite`` with its own
+  ``labels.txt`` and ``preprocess.json`` (each true for the file beside it), and one ``DIR/NAME.report.json``.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from edgecnn.errors import EdgecnnError, UsageError
+from edgecnn.preprocess import PreprocessSpec, to_float_input
+
+VARIANTS = ("float32", "float16", "dynamic", "int8", "uint8")
+INTEGER_VARIANTS = ("int8", "uint8")
+DEFAULT_CALIBRATION_SAMPLES = 200
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+Log = Callable[[str], None]
+
+
+# ---- report --------------------------------------------------------------------------------------------
+
+@dataclass
+class VariantResult:
+    """What one .tflite variant measured."""
+
+    variant: str
+    path: str | None
+    size_bytes: int
+    gzip_bytes: int
+    ratio_to_float32: float | None
+    accuracy: float | None
+    agreement_with_float32: float | None
+    convert_seconds: float
+    float32_tensors: int
+    xnnpack: str  # "all ops", "partial (k of n ops)", "refused", "n/a"
+    sparse_encoding: bool = False
+    input_dtype: str = "float32"
+    input_quantization: dict[str, float] | None = None
+    weight_sparsity: float | None = None
+    layer_sparsity: dict[str, float] = field(default_factory=dict)
+    eval_seconds: float | None = None
+    written: bool = True
+
+
+@dataclass
+class ConvertReport:
+    """The whole conversion: source, optimisations, and one :class:`VariantResult` per variant."""
+
+    source: str
+    model: str
+    run_dir: str | None
+    output_dir: str | None
+    optimisations: dict[str, Any]
+    test_images: int
+    data: str | None
+    variants: list[VariantResult]
+    notes: list[str] = field(default_factory=list)
+    edgetpu: dict[str, Any] | None = None
+    report_path: str | None = None
+
+    def variant(self, name: str) -> VariantResult:
+        for v in self.variants:
+            if v.variant == name:
+                return v
+        raise KeyError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---- source resolution ---------------------------------------------------------------------------------
+
+@dataclass
+class _Source:
+    kind: str  # "run" | "file"
+    model_path: Path
+    name: str
+    spec: PreprocessSpec
+    labels: list[str] | None
+    run_dir: Path | None
+    data: str | None
+    data_seed: int = 0
+    data_limit: int | None = None
+
+
+def _looks_like_path(source: str) -> bool:
+    return os.sep in source or "/" in source or source.startswith(".") or Path(source).suffix != ""
+
+
+def _resolve_source(source: str | os.PathLike, *, data: str | None, scale: float | None, offset: float | None,
+                    resize: str | None, log: Log, train_limit: int | None = None) -> _Source:
+    from edgecnn import runs
+
+    text = str(source)
+    path = Path(text)
+    if path.is_dir() and (path / runs.MODEL_FILE).exists() and (path / runs.CONFIG_FILE).exists():
+        return _run_source(path, data)
+    if path.exists():
+        return _file_source(path, data=data, scale=scale, offset=offset, resize=resize, log=log)
+    if _looks_like_path(text):
+        raise EdgecnnError(f"{text}: no such file or run folder")
+    from edgecnn.zoo import resolve_name
+
+    name = resolve_name(text)  # UsageError with suggestions for unknown names
+    run_dir = runs.newest_run(name)
+    if run_dir is None:
+        from edgecnn.train import train
+
+        log(f"no trained run of {name} yet: training one with the defaults first "
+            f"(the same as `edgecnn train {name}`)")
+        result = train(name, data or "fashion_mnist", limit=train_limit)
+        run_dir = result.run_dir
+        log(f"trained {run_dir} (test accuracy {result.metrics.get('test_accuracy', float('nan')):.4f})")
+    return _run_source(Path(run_dir), data)
+
+
+def _run_source(run_dir: Path, data: str | None) -> _Source:
+    from edgecnn import runs
+
+    config = runs.read_config(run_dir)
+    spec = PreprocessSpec.load(run_dir / runs.PREPROCESS_FILE)
+    data_config = config.get("data") or {}
+    source = data or data_config.get("source") or "fashion_mnist"
+    same = data is None or data == data_config.get("source")
+    return _Source("run", run_dir / runs.MODEL_FILE, str(config.get("model", run_dir.name)), spec,
+                   runs.read_labels(run_dir), run_dir, source,
+                   int(data_config.get("seed", 0)) if same else 0,
+                   data_config.get("limit") if same else None)
+
+
+def _file_source(path: Path, *, data: str | None, scale: float | None, offset: float | None, resize: str | None,
+                 log: Log) -> _Source:
+    is_saved_model = path.is_dir() and (path / "saved_model.pb").exists()
+    if not is_saved_model and path.suffix.lower() not in KERAS_SUFFIXES:
+        what = "a folder without saved_model.pb" if path.is_dir() else f"a {path.suffix or 'suffix-less'} file"
+        raise EdgecnnError(f"{path}: not a Keras model ({what}; expected .keras, .h5 or a SavedModel folder)")
+    folder = path if is_saved_model else path.parent
+    spec_file = folder / "preprocess.json"
+    spec = PreprocessSpec.load(spec_file) if spec_file.exists() else None
+    labels_file = folder / "labels.txt"
+    from edgecnn.preprocess import read_labels
+
+    labels = read_labels(labels_file) if labels_file.exists() else None
+    name = (path.name if is_saved_model else path.stem) or "model"
+    src = _Source("file", path, name, spec, labels, None, data)  # type: ignore[arg-type]
+    src._overrides = {"scale": scale, "offset": offset, "resize": resize}  # type: ignore[attr-defined]
+    return src
+
+
+def _load_keras(src: _Source):
+    """Load the Keras model (tf_keras) with the zoo's custom layers; one-line error when it is not one."""
+    from edgecnn._tf import keras
+    from edgecnn.optimize import zoo_custom_objects
+
+    try:
+        with keras.utils.custom_object_scope(zoo_custom_objects()):
+            model = keras.models.load_model(str(src.model_path), compile=False)
+    except Exception as exc:  # noqa: BLE001 - any loader failure means "not a Keras model we can read"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EdgecnnError(f"{src.model_path}: not a Keras model edgecnn can load ({first[:200]})") from exc
+    if not hasattr(model, "layers") or not hasattr(model, "inputs"):
+        raise EdgecnnError(f"{src.model_path}: not a Keras model (a bare SavedModel without Keras metadata)")
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise EdgecnnError(f"{src.model_path}: edgecnn converts image classifiers with one input and one output "
+                           f"(this model has {len(model.inputs)} and {len(model.outputs)})")
+    shape = tuple(model.inputs[0].shape[1:])
+    if len(shape) != 3 or any(v is None for v in shape):
+        raise EdgecnnError(f"{src.model_path}: the input must be a fixed (height, width, channels) image, got "
+                           f"{tuple(model.inputs[0].shape)}")
+    return model
+
+
+def _finish_file_spec(src: _Source, model, log: Log) -> None:
+    """A user model's preprocessing: preprocess.json beside it, else the model's input + flags."""
+    overrides = getattr(src, "_overrides", {})
+    h, w, c = (int(v) for v in model.inputs[0].shape[1:])
+    if src.spec is None:
+        if c not in (1, 3):
+            raise EdgecnnError(f"{src.model_path}: input has {c} channels; edgecnn handles 1 (grey) or 3 (RGB)")
+        src.spec = PreprocessSpec(h, w, c)
+        if overrides.get("scale") is None and overrides.get("offset") is None:
+            log(f"no preprocess.json beside {src.model_path}: assuming inputs are pixel/255 "
+                "(pass --scale/--offset if the model expects something else)")
+    for key in ("scale", "offset", "resize"):
+        if overrides.get(key) is not None:
+            setattr(src.spec, key, overrides[key])
+    if src.spec.shape != (h, w, c):
+        raise EdgecnnError(f"preprocess.json says {src.spec.shape} but the model takes {(h, w, c)}")
+    PreprocessSpec(**{k: v for k, v in src.spec.__dict__.items() if k != "extra"})  # re-validate overrides
+
+
+# ---- output layout -------------------------------------------------------------------------------------
+
+def _output_paths(output: str | os.PathLike | None, base_dir: Path, stem: str,
+                  variants: Sequence[str]) -> tuple[Path, dict[str, Path], Path]:
+    """(output folder, variant → .tflite path, default report path); see the module docstring."""
+    if output is None:
+        out_dir, name = base_dir / "tflite", stem
+    else:
+        out = Path(output)
+        if out.suffix.lower() != ".tflite":
+            raise UsageError(f"-o must name a .tflite file (e.g. out/model.tflite), got {output}")
+        out_dir, name = out.parent, out.stem
+    if len(variants) == 1:
+        filename = name if output is not None else f"{name}_{variants[0]}"
+        paths = {variants[0]: out_dir / f"{filename}.tflite"}
+        report = out_dir / f"{filename}.report.json"
+    else:
+        paths = {v: out_dir / v / f"{name}_{v}.tflite" for v in variants}
+        report = out_dir / f"{name}.report.json"
+    return out_dir, paths, report
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before any work if the output folder cannot be created or written."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise EdgecnnError(f"cannot write to {folder}: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EdgecnnError(f"cannot write to {folder}: permission denied")
+
+
+# ---- size: strip what the runtime does not need --------------------------------------------------------
+
+def strip_for_runtime(model_bytes: bytes) -> bytes:
+    """Drop the converter's metadata entries and signature table: the interpreter needs neither.
+
+    Tensors, ops, buffers and quantisation stay untouched (the model computes the same bits; the file is
+    re-serialised by the flatbuffer tools that ship with ai-edge-litert). Identical weight buffers are shared.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    model = fbu.convert_bytearray_to_object(bytearray(model_bytes))
+    model.signatureDefs = []
+    if model.metadata:
+        # "min_runtime_version" is tiny and read by some tools; the rest (conversion metadata) is not needed.
+        keep = [m for m in model.metadata if m.name in (b"min_runtime_version", "min_runtime_version")]
+        dropped = {m.buffer for m in model.metadata} - {m.buffer for m in keep}
+        for index in dropped:
+            model.buffers[index].data = None
+        model.metadata = keep
+    model.description = None
+    _dedup_buffers(model)
+    out = fbu.convert_object_to_bytearray(model)
+    del schema
+    return bytes(out)
+
+
+def _dedup_buffers(model) -> None:
+    """Point tensors with byte-identical constant data at one buffer (the converter sometimes repeats them)."""
+    seen: dict[bytes, int] = {}
+    remap: dict[int, int] = {}
+    for index, buf in enumerate(model.buffers):
+        data = getattr(buf, "data", None)
+        if data is None or len(data) == 0 or getattr(buf, "offset", 0):
+            continue
+        key = bytes(np.asarray(data, dtype=np.uint8))
+        if key in seen:
+            remap[index] = seen[key]
+        else:
+            seen[key] = index
+    if not remap:
+        return
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            if tensor.buffer in remap:
+                tensor.buffer = remap[tensor.buffer]
+    for index in remap:
+        model.buffers[index].data = None
+
+
+# ---- child process: convert + first run ----------------------------------------------------------------
+
+def _converter_options(variant: str):
+    """(optimizations, supported_ops, input type, output type, needs representative data) for a variant."""
+    from edgecnn._tf import tf
+
+    if variant == "float32":
+        return [], None, None, None, False
+    if variant == "float16":
+        return [tf.lite.Optimize.DEFAULT], None, None, None, False
+    if variant == "dynamic":
+        return [tf.lite.Optimize.DEFAULT], None, None, None, False
+    io = tf.int8 if variant == "int8" else tf.uint8
+    return [tf.lite.Optimize.DEFAULT], [tf.lite.OpsSet.TFLITE_BUILTINS_INT8], io, io, True
+
+
+def _convert_in_this_process(job: dict[str, Any]) -> dict[str, Any]:
+    """Child side: SavedModel → .tflite bytes (optionally trying sparse encoding), then a first run."""
+    from edgecnn._tf import tf
+
+    variant = job["variant"]
+    optimizations, ops, in_type, out_type, needs_data = _converter_options(variant)
+    calibration = np.load(job["calibration"]) if needs_data else None
+
+    def build(sparse: bool) -> bytes:
+        converter = tf.lite.TFLiteConverter.from_saved_model(job["saved_model"])
+        opts = list(optimizations)
+        if sparse:
+            opts.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
+        converter.optimizations = opts
+        if variant == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if ops is not None:
+            converter.target_spec.supported_ops = ops
+            converter.inference_input_type = in_type
+            converter.inference_output_type = out_type
+        if calibration is not None:
+            converter.representative_dataset = lambda: ([calibration[i:i + 1]] for i in range(len(calibration)))
+        return converter.convert()
+
+    t0 = time.perf_counter()
+    dense = build(False)
+    result: dict[str, Any] = {"sparse_encoding": False}
+    model_bytes = dense
+    if job.get("try_sparse"):
+        try:
+            sparse = build(True)
+            if len(sparse) < len(dense):  # keep the sparse encoding only where it pays
+                model_bytes, result["sparse_encoding"] = sparse, True
+        except Exception as exc:  # noqa: BLE001 - sparse encoding is an optional size gain
+            result["sparse_note"] = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    result["convert_seconds"] = time.perf_counter() - t0
+    model_bytes = strip_for_runtime(model_bytes)
+    Path(job["output"]).write_bytes(model_bytes)
+    result.update(_first_run(model_bytes))
+    return result
+
+
+def _first_run(model_bytes: bytes) -> dict[str, Any]:
+    """Load with the default delegate, allocate and invoke once on zeros; report what XNNPACK took."""
+    from edgecnn.runtime import delegated_ops, make_interpreter
+
+    interp = make_interpreter(model_bytes, num_threads=1)
+    interp.allocate_tensors()
+    detail = interp.get_input_details()[0]
+    interp.set_tensor(detail["index"], np.zeros(detail["shape"], dtype=detail["dtype"]))
+    interp.invoke()
+    info = delegated_ops(interp)
+    total = info.get("total_ops")
+    taken = len(info.get("delegated") or [])
+    if info.get("delegate_nodes") is None:
+        xnnpack = "unknown"
+    elif taken == 0:
+        xnnpack = "refused"
+    elif total and taken < total:
+        xnnpack = f"partial ({taken} of {total} ops)"
+    else:
+        xnnpack = "all ops"
+    return {"xnnpack": xnnpack}
+
+
+def _child_main(job_path: str) -> int:
+    job = json.loads(Path(job_path).read_text())
+    try:
+        result = _convert_in_this_process(job)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as text, turned into one line there
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+        Path(job["result"]).write_text(json.dumps(result))
+        return 3
+    Path(job["result"]).write_text(json.dumps(result))
+    return 0
+
+
+def _run_child(job: dict[str, Any], variant: str, workdir: Path) -> dict[str, Any]:
+    """Run one conversion in a child process; crashes and converter errors become one-line EdgecnnErrors."""
+    job_path = workdir / f"job_{variant}.json"
+    job["result"] = str(workdir / f"result_{variant}.json")
+    job_path.write_text(json.dumps(job))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
+    proc = subprocess.run([sys.executable, "-m", "edgecnn.convert", "--child", str(job_path)],
+                          capture_output=True, text=True, env=env)
+    result_path = Path(job["result"])
+    result = json.loads(result_path.read_text()) if result_path.exists() else {}
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        raise EdgecnnError(f"{variant}: the converter or the runtime crashed ({name}) converting or first running "
+                           "this model; try another variant (e.g. --dynamic) or --qat")
+    if proc.returncode != 0 or "error" in result:
+        text = result.get("error") or proc.stderr
+        raise EdgecnnError(f"{variant}: {explain_converter_error(text, variant)}")
+    if "failed to create XNNPACK runtime" in proc.stderr and result.get("xnnpack") == "all ops":
+        result["xnnpack"] = "refused"
+    return result
+
+
+_LAYER_IN_LOCATION = re.compile(r"(?:model|sequential|functional)(?:_\d+)?/([A-Za-z0-9_.\-]+)/")
+
+
+def explain_converter_error(text: str, variant: str) -> str:
+    """One line from the converter's long error text: the failing op, its layer, and a flag to try."""
+    text = text or "conversion failed"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    error_lines = [line for line in lines if "error:" in line] or lines
+    message = error_lines[0]
+    message = re.sub(r"^.*?error:\s*", "", message)
+    match = _LAYER_IN_LOCATION.search(text)
+    layer = f" (layer '{match.group(1)}')" if match else ""
+    if "Flex" in text or "Select TensorFlow op" in text or "not supported by" in text:
+        hint = "; the op has no TFLite builtin kernel: replace that layer, or try --float32/--fp16"
+    elif variant in INTEGER_VARIANTS:
+        hint = "; try --qat (quantisation-aware training) or --dynamic (float activations)"
+    else:
+        hint = ""
+    return f"cannot convert{layer}: {message[:240]}{hint}"
+
+
+# ---- measurement ---------------------------------------------------------------------------------------
+
+def _gzip_size(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def _layer_sparsity(model_bytes: bytes) -> tuple[float, dict[str, float]]:
+    """Zeros per weight tensor as stored in the .tflite (names shortened to the Keras layer)."""
+    from edgecnn.tflite_file import read_tflite
+
+    info = read_tflite(model_bytes)
+    per_layer: dict[str, float] = {}
+    for name, frac in info.sparsity_by_tensor().items():
+        match = _LAYER_IN_LOCATION.search(name + "/")
+        key = match.group(1) if match else name.split(";")[0]
+        per_layer[key] = round(float(frac), 4)
+    return float(info.weight_sparsity), per_layer
+
+
+def _io_quantization(model_bytes: bytes) -> tuple[str, dict[str, float] | None, int]:
+    """Input dtype, its (scale, zero_point), and the number of float32 tensors in the file."""
+    from edgecnn.tflite_file import read_tflite
+
+    info = read_tflite(model_bytes)
+    tensor = info.input_tensors[0]
+    quant = None
+    if tensor.dtype in INTEGER_VARIANTS:
+        quant = {"scale": float(tensor.scales[0]), "zero_point": int(tensor.zero_points[0])}
+    floats = sum(1 for t in info.float_tensors() if t.dtype == "float32")
+    return tensor.dtype, quant, floats
+
+
+# ---- the pipeline --------------------------------------------------------------------------------------
+
+def expand_variants(variants: Sequence[str] | str) -> list[str]:
+    names = [variants] if isinstance(variants, str) else list(variants)
+    out: list[str] = []
+    for name in names:
+        key = {"fp16": "float16", "fp32": "float32", "all": "all"}.get(name.lower(), name.lower())
+        if key == "all":
+            out.extend(v for v in VARIANTS if v not in out)
+        elif key in VARIANTS:
+            if key not in out:
+                out.append(key)
+        else:
+            raise UsageError(f"unknown variant {name!r} (choose from {', '.join(VARIANTS)}, all)")
+    if not out:
+        raise UsageError("no variant asked for")
+    return out
+
+
+def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",), *, prune: float | None = None,
+            prune_pattern: str | None = None, qat: bool = False, edgetpu: bool = False,
+            calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, data: str | None = None, epochs: int = 1,
+            output: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
+            limit: int | None = None, eval_limit: int | None = None, batch_size: int = 64,
+            scale: float | None = None, offset: float | None = None, resize: str | None = None,
+            seed: int = 0, log: Log | None = None) -> ConvertReport:
+    """Optimise and convert ``source`` into TFLite ``variants``; write outputs; return the report.
+
+    ``limit`` caps the training images used for fine-tuning and calibration (and a fresh default training);
+    ``eval_limit`` the held-out test images the accuracy is measured on (default: all of them).
+    """
+    from edgecnn.optimize import check_sparsity, parse_pattern
+
+    log = log or (lambda message: print(message, file=sys.stderr))
+    wanted = expand_variants(variants)
+    if edgetpu and not any(v in INTEGER_VARIANTS for v in wanted):
+        wanted.append("int8")
+        log("--edgetpu needs a full-integer model: adding the int8 variant")
+    sparsity = check_sparsity(prune) if prune is not None else None
+    pattern = parse_pattern(prune_pattern)
+    if pattern is not None and sparsity is None:
+        sparsity = pattern[0] / pattern[1]
+    if calibration_samples < 1:
+        raise UsageError(f"--calibration-samples must be at least 1, got {calibration_samples}")
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    if output is not None:
+        _check_writable(Path(output).parent)
+    if report is not None:
+        _check_writable(Path(report).parent)
+
+    needs_data = bool(set(wanted) & set(INTEGER_VARIANTS)) or qat or sparsity is not None
+    src = _resolve_source(source, data=data, scale=scale, offset=offset, resize=resize, log=log, train_limit=limit)
+    if src.kind == "file" and src.data is None and needs_data:
+        what = ("--qat" if qat else "--prune") if not set(wanted) & set(INTEGER_VARIANTS) else "--int8/--uint8"
+        raise EdgecnnError(f"{what} needs images to calibrate/fine-tune on: pass --data fashion_mnist, --data digits "
+                           f"or --data FOLDER (one sub-folder of images per class) for {src.model_path}")
+
+    tags = [f"pruned{round(sparsity * 100)}" if pattern is None and sparsity is not None else "",
+            f"{pattern[0]}of{pattern[1]}" if pattern else "", "qat" if qat else ""]
+    stem = "_".join([src.name, *[t for t in tags if t]])
+    base_dir = src.run_dir if src.run_dir is not None else (src.model_path if src.model_path.is_dir()
+                                                            else src.model_path.parent)
+    out_dir, paths, default_report = _output_paths(output, base_dir, stem, wanted)
+    _check_writable(out_dir)
+    report_path = Path(report) if report is not None else default_report
+
+    model = _load_keras(src)
+    if src.kind == "file":
+        _finish_file_spec(src, model, log)
+    spec = src.spec
+
+    dataset = None
+    if src.data is not None:
+        from edgecnn.data import load_dataset
+
+        dataset = load_dataset(src.data, spec, seed=src.data_seed, limit=limit or src.data_limit)
+        classes = int(model.outputs[0].shape[-1])
+        if dataset.num_classes != classes:
+            raise EdgecnnError(f"--data {src.data} has {dataset.num_classes} classes but the model outputs {classes}")
+        if src.labels is None:
+            src.labels = list(dataset.labels)
+    if src.labels is None:
+        src.labels = [f"class_{i}" for i in range(int(model.outputs[0].shape[-1]))]
+
+    notes: list[str] = []
+    optimisations: dict[str, Any] = {"prune": sparsity, "prune_pattern": prune_pattern, "qat": qat,
+                                     "epochs": epochs if (qat or sparsity is not None) else 0,
+                                     "calibration_samples": calibration_samples}
+    base_model, qat_model = _optimise(model, dataset, spec, sparsity=sparsity, pattern=prune_pattern, qat=qat,
+                                      epochs=epochs, batch_size=batch_size, seed=seed, log=log)
+
+    with tempfile.TemporaryDirectory(prefix="edgecnn-convert-") as tmp:
+        workdir = Path(tmp)
+        saved = _save_models(workdir, base_model, qat_model)
+        calibration_file = workdir / "calibration.npy"
+        if dataset is not None:
+            from edgecnn.data import calibration_samples as pick
+
+            np.save(calibration_file, to_float_input(pick(dataset, calibration_samples, seed=seed), spec))
+        order = ["float32", *[v for v in wanted if v != "float32"]]
+        produced: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        for variant in order:
+            source_model = saved["qat"] if (qat_model is not None and variant in INTEGER_VARIANTS) else saved["base"]
+            log(f"converting {variant}" + (" (from the QAT model)" if source_model == saved.get("qat") else ""))
+            job = {"variant": variant, "saved_model": str(source_model), "calibration": str(calibration_file),
+                   "output": str(workdir / f"{variant}.tflite"), "try_sparse": sparsity is not None}
+            info = _run_child(job, variant, workdir)
+            produced[variant] = ((workdir / f"{variant}.tflite").read_bytes(), info)
+
+        results, test_images = _measure(produced, wanted, spec, dataset, eval_limit, log)
+
+    for r in results:
+        if r.variant in INTEGER_VARIANTS and r.float32_tensors:
+            notes.append(f"{r.variant}: {r.float32_tensors} float32 tensors left (not fully integer)")
+        if r.xnnpack == "refused":
+            notes.append(f"{r.variant}: XNNPACK refused this model; it runs on the slower reference kernels")
+    if qat_model is None and qat:
+        notes.append("QAT requested but not applied")
+
+    # Write: only now, after every variant converted and ran.
+    for r in results:
+        if r.variant not in wanted:
+            r.path, r.written = None, False
+            continue
+        path = paths[r.variant]
+        _write_variant(path, produced[r.variant][0], spec, r, src.labels)
+        r.path = str(path)
+    conv_report = ConvertReport(source=str(source), model=src.name,
+                                run_dir=str(src.run_dir) if src.run_dir else None, output_dir=str(out_dir),
+                                optimisations=optimisations, test_images=test_images, data=src.data,
+                                variants=[r for r in results if r.written], notes=notes,
+                                report_path=str(report_path))
+    float_ref = next(r for r in results if r.variant == "float32")
+    if "float32" not in wanted:  # keep the reference numbers in the report even when the file is not written
+        conv_report.notes.append(f"float32 reference: {float_ref.size_bytes} bytes, accuracy "
+                                 f"{_fmt(float_ref.accuracy)}")
+        conv_report.optimisations["float32_reference"] = {"size_bytes": float_ref.size_bytes,
+                                                          "accuracy": float_ref.accuracy}
+    if edgetpu:
+        conv_report.edgetpu = _edgetpu(conv_report, log)
+    from edgecnn.fileio import write_json
+
+    write_json(report_path, conv_report.to_json())
+    return conv_report
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _optimise(model, dataset, spec, *, sparsity, pattern, qat, epochs, batch_size, seed, log):
+    """(model for float/fp16/dynamic variants, QAT model for integer variants or None)."""
+    if sparsity is None and not qat:
+        return model, None
+    from edgecnn import optimize
+
+    data = optimize.FineTuneData.from_dataset(dataset, spec)
+    custom = optimize.zoo_custom_objects()
+    base = model
+    if sparsity is not None:
+        base = optimize.prune(model, sparsity, data=data, pattern=pattern, epochs=epochs, batch_size=batch_size,
+                              seed=seed, custom_objects=custom, log=log)
+    qat_model = None
+    if qat:
+        qat_model = optimize.quantize_aware(base, data=data, epochs=epochs, batch_size=batch_size, seed=seed,
+                                            preserve_sparsity=sparsity is not None, custom_objects=custom, log=log)
+    return base, qat_model
+
+
+def _save_models(workdir: Path, base_model, qat_model) -> dict[str, Path]:
+    """SavedModels the child processes convert from (the QAT one needs the quantize scope only here)."""
+    from edgecnn._tf import tf
+
+    saved = {"base": workdir / "base_savedmodel"}
+    tf.saved_model.save(base_model, str(saved["base"]))
+    if qat_model is not None:
+        saved["qat"] = workdir / "qat_savedmodel"
+        tf.saved_model.save(qat_model, str(saved["qat"]))
+    return saved
+
+
+def _measure(produced: dict[str, tuple[bytes, dict[str, Any]]], wanted: list[str], spec: PreprocessSpec,
+             dataset, eval_limit: int | None, log: Log) -> tuple[list[VariantResult], int]:
+    from edgecnn.evaluate import agreement, evaluate_tflite
+
+    x_test = y_test = None
+    if dataset is not None and len(dataset.x_test):
+        n = len(dataset.x_test) if eval_limit is None else min(eval_limit, len(dataset.x_test))
+        x_test, y_test = dataset.x_test[:n], dataset.y_test[:n]
+    float_size = len(produced["float32"][0])
+    results: list[VariantResult] = []
+    float_predictions = None
+    for variant in ["float32", *[v for v in wanted if v != "float32"]]:
+        model_bytes, info = produced[variant]
+        dtype, quant, floats = _io_quantization(model_bytes)
+        variant_spec = PreprocessSpec.from_json({**spec.to_json(), "input_dtype": dtype})
+        variant_spec.input_quantization = quant
+        accuracy = agree = seconds = None
+        if x_test is not None:
+            log(f"measuring {variant} on {len(x_test)} test images through the interpreter")
+            measured = evaluate_tflite(model_bytes, x_test, y_test, variant_spec)
+            accuracy, seconds = measured["accuracy"], measured["seconds"]
+            if variant == "float32":
+                float_predictions = measured["predictions"]
+            agree = agreement(measured["predictions"], float_predictions)
+        overall, per_layer = _layer_sparsity(model_bytes)
+        results.append(VariantResult(
+            variant=variant, path=None, size_bytes=len(model_bytes), gzip_bytes=_gzip_size(model_bytes),
+            ratio_to_float32=len(model_bytes) / float_size, accuracy=accuracy, agreement_with_float32=agree,
+            convert_seconds=round(float(info.get("convert_seconds", 0.0)), 2),
+            float32_tensors=floats if variant in INTEGER_VARIANTS else 0, xnnpack=info.get("xnnpack", "n/a"),
+            sparse_encoding=bool(info.get("sparse_encoding")), input_dtype=dtype, input_quantization=quant,
+            weight_sparsity=round(overall, 4), layer_sparsity=per_layer,
+            eval_seconds=None if seconds is None else round(seconds, 3)))
+    return results, 0 if x_test is None else len(x_test)
+
+
+def _write_variant(path: Path, model_bytes: bytes, spec: PreprocessSpec, result: VariantResult,
+                   labels: list[str]) -> None:
+    from edgecnn.fileio import write_bytes, write_text
+
+    variant_spec = PreprocessSpec.from_json({**spec.to_json(), "input_dtype": result.input_dtype})
+    variant_spec.input_quantization = result.input_quantization
+    variant_spec.labels = "labels.txt"
+    write_bytes(path, model_bytes)
+    write_text(path.parent / "labels.txt", "\n".join(labels) + "\n")
+    variant_spec.save(path.parent / "preprocess.json")
+
+
+def _edgetpu(report: ConvertReport, log: Log) -> dict[str, Any]:
+    """Compile the integer variant for the Edge TPU (the compiler only exists on x86-64 Linux)."""
+    integer = next((r for r in report.variants if r.variant in INTEGER_VARIANTS and r.path), None)
+    if integer is None:
+        return {"error": "no int8/uint8 variant to compile"}
+    try:
+        from edgecnn.targets.coral import compile_for_edgetpu
+    except ImportError:
+        return {"error": "Edge TPU support (edgecnn.targets.coral) is not available in this install"}
+    try:
+        result = compile_for_edgetpu(integer.path, str(Path(integer.path).parent))
+    except EdgecnnError as exc:
+        log(f"Edge TPU: {exc}")
+        return {"error": str(exc)}
+    return result if isinstance(result, dict) else {"result": str(result)}
+
+
+# ---- printing ------------------------------------------------------------------------------------------
+
+def print_report(report: ConvertReport, console=None) -> None:
+    """The rich table: one row per variant, plus per-layer sparsity when the model was pruned."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    title = f"{report.model}: {report.test_images} test images through the LiteRT interpreter"
+    table = Table(title=title)
+    for column in ("variant", "size", "× float32", "gzip", "accuracy", "agree fp32", "convert s", "XNNPACK",
+                   "file"):
+        table.add_column(column, justify="left" if column in ("variant", "XNNPACK", "file") else "right")
+    for r in report.variants:
+        table.add_row(r.variant + (" (sparse)" if r.sparse_encoding else ""), _kb(r.size_bytes),
+                      f"{r.ratio_to_float32:.3f}" if r.ratio_to_float32 else "-", _kb(r.gzip_bytes),
+                      _pct(r.accuracy), _pct(r.agreement_with_float32), f"{r.convert_seconds:.1f}", r.xnnpack,
+                      r.path or "-")
+    console.print(table)
+    if report.optimisations.get("prune") is not None:
+        for r in report.variants:
+            if r.layer_sparsity:
+                layers = sorted(r.layer_sparsity.items(), key=lambda kv: -kv[1])
+                shown = ", ".join(f"{k} {v:.0%}" for k, v in layers[:8])
+                more = f" … (+{len(layers) - 8})" if len(layers) > 8 else ""
+                console.print(f"{r.variant}: weight zeros in the file {r.weight_sparsity:.1%} — {shown}{more}")
+    for note in report.notes:
+        console.print(f"note: {note}")
+    if report.edgetpu:
+        console.print(f"Edge TPU: {report.edgetpu}")
+    if report.report_path:
+        console.print(f"report: {report.report_path}")
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+if __name__ == "__main__":  # the child process of _run_child
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        sys.exit(_child_main(sys.argv[2]))
+    sys.exit("usage: python -m edgecnn.convert --child JOB.json (internal)")

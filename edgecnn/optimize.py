@@ -1,0 +1,373 @@
+"""Model optimisation with tfmot: magnitude pruning, quantisation-aware training (QAT), and both together.
+
+Every zoo family goes through the same three functions (the recipe measured in /work/shared/FACTS.md):
+
+- :func:`prune` wraps the whole model in ``prune_low_magnitude`` when tfmot supports every layer, otherwise
+  (custom layers, 2:4 patterns) only the Conv2D/Dense layers of a clone; fine-tunes on real data with
+  ``UpdatePruningStep``; strips the wrappers afterwards, so the result is a plain Keras model with zeros.
+- :func:`annotate_for_qat` applies *one annotation rule* to every layer: ``AveragePooling2D`` gets a
+  quantise-nothing config (else the int8 converter fails on the same-scale constraint), any layer the
+  default 8-bit registry does not support and any BatchNormalization not directly after a conv/dense gets a
+  config that quantises its output, everything else the usual ``quantize_annotate_layer``.
+- :func:`quantize_aware` applies the annotations (prune-preserving scheme when the model was pruned) inside
+  ``quantize_scope`` with the zoo's custom objects and fine-tunes.
+
+Fine-tuning reads uint8 NHWC arrays and scales them exactly as ``preprocess.json`` says (pixel × scale +
+offset, float32), so the network sees the same numbers as at training and at inference.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from edgecnn.errors import EdgecnnError, UsageError
+from edgecnn.preprocess import PreprocessSpec
+
+# Layer types whose weights magnitude pruning is worth applying to (the bulk of every CNN's parameters).
+PRUNABLE_TYPES = ("Conv2D", "Dense")
+# Layers after which tfmot folds a BatchNormalization into the preceding op during QAT.
+_BN_FOLD_PRODUCERS = ("Conv2D", "DepthwiseConv2D", "Dense")
+# Activation functions the default 8-bit registry knows (others need an output-quantising config).
+_KNOWN_ACTIVATIONS = ("relu", "swish", "gelu", "relu6", "linear", "softmax", "sigmoid", "tanh")
+
+
+# ---- data ----------------------------------------------------------------------------------------------
+
+@dataclass
+class FineTuneData:
+    """uint8 NHWC images + int labels for fine-tuning, and the preprocessing that turns them into inputs."""
+
+    x: np.ndarray
+    y: np.ndarray
+    spec: PreprocessSpec
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+    @classmethod
+    def from_dataset(cls, dataset: Any, spec: PreprocessSpec) -> "FineTuneData":
+        """From an ``edgecnn.data.Dataset`` (x_train/y_train, x_val/y_val)."""
+        return cls(np.asarray(dataset.x_train), np.asarray(dataset.y_train), spec,
+                   getattr(dataset, "x_val", None), getattr(dataset, "y_val", None))
+
+    def tf_dataset(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, validation: bool = False):
+        from edgecnn._tf import tf
+
+        x, y = (self.x_val, self.y_val) if validation else (self.x, self.y)
+        scale, offset = np.float32(self.spec.scale), np.float32(self.spec.offset)
+        ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(y, dtype=np.int64)))
+        if shuffle:
+            ds = ds.shuffle(min(len(x), 10_000), seed=seed, reshuffle_each_iteration=True)
+        # Same float32 arithmetic as preprocess.to_float_input: pixel * scale + offset.
+        ds = ds.batch(batch_size).map(lambda a, b: (tf.cast(a, tf.float32) * scale + offset, b),
+                                      num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(2)
+
+
+def _as_finetune_data(data: Any, spec: PreprocessSpec | None) -> FineTuneData:
+    if isinstance(data, FineTuneData):
+        return data
+    if spec is None:
+        raise EdgecnnError("fine-tuning needs the model's preprocessing (PreprocessSpec)")
+    if hasattr(data, "x_train"):
+        return FineTuneData.from_dataset(data, spec)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return FineTuneData(np.asarray(data[0]), np.asarray(data[1]), spec)
+    raise EdgecnnError("fine-tuning data must be a Dataset, (images, labels) or FineTuneData")
+
+
+def _fit(model, data: FineTuneData, *, epochs: int, batch_size: int, learning_rate: float, seed: int,
+         callbacks: Sequence[Any] = (), verbose: int = 0, from_logits: bool = False) -> dict[str, float]:
+    """Compile and fit for fine-tuning (``from_logits`` False for models ending in softmax, like the zoo's)."""
+    from edgecnn._tf import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                  metrics=["accuracy"])
+    kwargs = {}
+    if data.x_val is not None and len(data.x_val):
+        kwargs["validation_data"] = data.tf_dataset(batch_size, shuffle=False, validation=True)
+    history = model.fit(data.tf_dataset(batch_size, seed=seed), epochs=epochs, callbacks=list(callbacks),
+                        verbose=verbose, **kwargs)
+    return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def _ends_in_logits(model) -> bool:
+    """True when the last layer has no softmax (user models may output logits)."""
+    last = model.layers[-1]
+    layer = getattr(last, "layer", last)  # through tfmot wrappers
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "__name__", "")
+    return not (name == "softmax" or type(layer).__name__ == "Softmax")
+
+
+def _tfmot():
+    from edgecnn._tf import tfmot
+
+    return tfmot()
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, math.ceil(n / batch_size))
+
+
+# ---- pruning -------------------------------------------------------------------------------------------
+
+def parse_pattern(pattern: str | None) -> tuple[int, int] | None:
+    """``"2:4"`` → (2, 4): at most N non-zero weights in each block of M (structured sparsity)."""
+    if pattern is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", str(pattern))
+    if not match:
+        raise UsageError(f"--prune-pattern must look like N:M (e.g. 2:4), got {pattern!r}")
+    n, m = int(match.group(1)), int(match.group(2))
+    if not 0 < n < m:
+        raise UsageError(f"--prune-pattern N:M needs 0 < N < M, got {pattern}")
+    return n, m
+
+
+def check_sparsity(sparsity: float) -> float:
+    try:
+        value = float(sparsity)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"sparsity must be a number in [0, 1), got {sparsity!r}") from exc
+    if not 0.0 <= value < 1.0 or math.isnan(value):
+        raise UsageError(f"sparsity must be in [0, 1) (e.g. 0.5 for half the weights zero), got {sparsity}")
+    return value
+
+
+def pruning_schedule(sparsity: float, total_steps: int):
+    """PolynomialDecay for real fine-tunes; ConstantSparsity(frequency=1) for short ones.
+
+    With only a few steps the default pruning frequency (100) leaves sparsity at 0 (FACTS.md), so short
+    fine-tunes prune to the target at every step; longer ones ramp up over the first 70% of the steps and
+    let the remaining weights recover at full sparsity.
+    """
+    sp = _tfmot().sparsity.keras
+    if total_steps < 200:
+        return sp.ConstantSparsity(sparsity, begin_step=0, frequency=1)
+    end = max(1, int(total_steps * 0.7))
+    return sp.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0, end_step=end,
+                              frequency=max(1, end // 50))
+
+
+def _is_prunable(layer) -> bool:
+    return type(layer).__name__ in PRUNABLE_TYPES
+
+
+def wrap_for_pruning(model, sparsity: float, *, pattern: tuple[int, int] | None = None, total_steps: int = 1,
+                     custom_objects: dict[str, Any] | None = None):
+    """``prune_low_magnitude`` on the whole model if tfmot supports every layer, else on Conv2D/Dense only."""
+    from edgecnn._tf import keras
+
+    sp = _tfmot().sparsity.keras
+    schedule = pruning_schedule(sparsity, total_steps)
+    kwargs: dict[str, Any] = {"pruning_schedule": schedule}
+    if pattern is not None:
+        kwargs["sparsity_m_by_n"] = pattern
+    if pattern is None:
+        try:
+            with keras.utils.custom_object_scope(custom_objects or {}):
+                return sp.prune_low_magnitude(model, **kwargs), "whole model"
+        except (ValueError, TypeError, RuntimeError):
+            pass  # a layer tfmot does not know (custom, TFOpLambda, preprocessing): prune selectively
+
+    def clone_fn(layer):
+        if _is_prunable(layer):
+            return sp.prune_low_magnitude(layer, **kwargs)
+        return layer
+
+    try:
+        with keras.utils.custom_object_scope(custom_objects or {}):
+            wrapped = keras.models.clone_model(model, clone_function=clone_fn)
+    except ValueError as exc:  # Sequential/Functional only
+        raise EdgecnnError(f"cannot prune this model: {str(exc).splitlines()[0]}") from exc
+    # The clone shares the original layer objects (wrapped or not), so the trained weights carry over.
+    return wrapped, "Conv2D/Dense layers"
+
+
+def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = None, pattern: str | None = None,
+          epochs: int = 1, batch_size: int = 64, learning_rate: float = 3e-4, seed: int = 0,
+          custom_objects: dict[str, Any] | None = None, verbose: int = 0,
+          log: Callable[[str], None] | None = None):
+    """Magnitude-prune ``model`` to ``sparsity`` with fine-tuning on ``data``; returns a stripped Keras model.
+
+    ``pattern="2:4"`` gives structured N:M sparsity (then ``sparsity`` is implied by the pattern).
+    """
+    sparsity = check_sparsity(sparsity)
+    m_by_n = parse_pattern(pattern)
+    data = _as_finetune_data(data, spec)
+    sp = _tfmot().sparsity.keras
+    total = steps_per_epoch(len(data.x), batch_size) * max(1, epochs)
+    wrapped, how = wrap_for_pruning(model, sparsity, pattern=m_by_n, total_steps=total,
+                                    custom_objects=custom_objects)
+    if log:
+        what = f"{pattern} pattern" if m_by_n else f"{sparsity:.0%} sparsity"
+        log(f"pruning ({how}) to {what}, fine-tuning {epochs} epoch(s) on {len(data.x)} images")
+    _fit(wrapped, data, epochs=max(1, epochs), batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+         callbacks=[sp.UpdatePruningStep()], verbose=verbose, from_logits=_ends_in_logits(model))
+    return sp.strip_pruning(wrapped)
+
+
+def weight_sparsity(model) -> dict[str, float]:
+    """Fraction of zero weights per prunable Keras layer (for checking the fine-tune kept them)."""
+    out = {}
+    for layer in model.layers:
+        if _is_prunable(layer) and layer.get_weights():
+            kernel = layer.get_weights()[0]
+            out[layer.name] = float(np.mean(kernel == 0))
+    return out
+
+
+# ---- quantisation-aware training -----------------------------------------------------------------------
+
+def _quantize_configs():
+    """The two QuantizeConfig classes of the annotation rule (built lazily: tfmot is slow to import)."""
+    global _CONFIGS
+    if _CONFIGS is not None:
+        return _CONFIGS
+    qk = _tfmot().quantization.keras
+
+    class NoOpQuantizeConfig(qk.QuantizeConfig):
+        """Quantise nothing: the converter gives the op its input's scale (AveragePooling2D)."""
+
+        def get_weights_and_quantizers(self, layer):
+            return []
+
+        def get_activations_and_quantizers(self, layer):
+            return []
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            pass
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            pass
+
+        def get_output_quantizers(self, layer):
+            return []
+
+        def get_config(self):
+            return {}
+
+    class OutputQuantizeConfig(NoOpQuantizeConfig):
+        """Quantise only the layer's output, so the op gets int8 statistics without weight fake-quant."""
+
+        def get_output_quantizers(self, layer):
+            return [qk.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False,
+                                                        narrow_range=False)]
+
+    _CONFIGS = (NoOpQuantizeConfig, OutputQuantizeConfig)
+    return _CONFIGS
+
+
+_CONFIGS: tuple[type, type] | None = None
+
+
+def _inbound_layers(layer) -> list:
+    nodes = getattr(layer, "_inbound_nodes", [])
+    if not nodes:
+        return []
+    inbound = nodes[0].inbound_layers
+    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
+
+
+def annotation_rule(layer, registry=None) -> str:
+    """Which annotation a layer gets: ``"noop"``, ``"output"``, ``"default"`` or ``"skip"`` (InputLayer)."""
+    kind = type(layer).__name__
+    if kind == "InputLayer":
+        return "skip"
+    if kind == "AveragePooling2D":
+        return "noop"
+    if kind == "BatchNormalization":
+        producers = _inbound_layers(layer)
+        if len(producers) == 1 and type(producers[0]).__name__ in _BN_FOLD_PRODUCERS:
+            return "default"
+        return "output"
+    if kind == "Activation":
+        name = getattr(layer.activation, "__name__", "")
+        return "default" if name in _KNOWN_ACTIVATIONS else "output"
+    if registry is None:
+        registry = _default_registry()
+    return "default" if registry.supports(layer) else "output"
+
+
+def _default_registry():
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as reg,
+    )
+    return reg.Default8BitQuantizeRegistry()
+
+
+def annotate_for_qat(model, custom_objects: dict[str, Any] | None = None):
+    """A clone of ``model`` with every layer annotated by :func:`annotation_rule`. Returns (model, counts)."""
+    from edgecnn._tf import keras
+
+    qk = _tfmot().quantization.keras
+    noop_cls, output_cls = _quantize_configs()
+    registry = _default_registry()
+    counts: dict[str, list[str]] = {"noop": [], "output": [], "default": []}
+
+    def clone_fn(layer):
+        rule = annotation_rule(layer, registry)
+        if rule == "skip":
+            return layer.__class__.from_config(layer.get_config())
+        counts[rule].append(layer.name)
+        config = {"noop": noop_cls(), "output": output_cls(), "default": None}[rule]
+        return qk.quantize_annotate_layer(layer, quantize_config=config)
+
+    scope = dict(custom_objects or {})
+    scope.update({"NoOpQuantizeConfig": noop_cls, "OutputQuantizeConfig": output_cls})
+    try:
+        with qk.quantize_scope(scope):
+            annotated = keras.models.clone_model(model, clone_function=clone_fn)
+    except ValueError as exc:
+        raise EdgecnnError(f"cannot annotate this model for QAT: {str(exc).splitlines()[0]}") from exc
+    return annotated, {k: v for k, v in counts.items()}
+
+
+def apply_quantization(model, *, preserve_sparsity: bool = False, custom_objects: dict[str, Any] | None = None):
+    """Annotate + ``quantize_apply`` (prune-preserving scheme if asked). Returns (qat_model, annotation counts)."""
+    tfmot = _tfmot()
+    qk = tfmot.quantization.keras
+    annotated, counts = annotate_for_qat(model, custom_objects)
+    noop_cls, output_cls = _quantize_configs()
+    scope = dict(custom_objects or {})
+    scope.update({"NoOpQuantizeConfig": noop_cls, "OutputQuantizeConfig": output_cls})
+    args = (tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme(),) if preserve_sparsity else ()
+    try:
+        with qk.quantize_scope(scope):
+            qat = qk.quantize_apply(annotated, *args)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EdgecnnError(f"quantisation-aware training cannot wrap this model: {message}") from exc
+    return qat, counts
+
+
+def quantize_aware(model, *, data: Any, spec: PreprocessSpec | None = None, epochs: int = 1,
+                   batch_size: int = 64, learning_rate: float = 1e-4, preserve_sparsity: bool = False,
+                   custom_objects: dict[str, Any] | None = None, seed: int = 0, verbose: int = 0,
+                   log: Callable[[str], None] | None = None):
+    """Quantisation-aware fine-tuning; returns the QAT Keras model (convert it with the int8 converter)."""
+    data = _as_finetune_data(data, spec)
+    qat, counts = apply_quantization(model, preserve_sparsity=preserve_sparsity, custom_objects=custom_objects)
+    if log:
+        extra = f", {len(counts['output'])} output-quantised" if counts["output"] else ""
+        scheme = "prune-preserving " if preserve_sparsity else ""
+        log(f"{scheme}QAT: {len(counts['default'])} layers annotated{extra}; fine-tuning {epochs} epoch(s) "
+            f"on {len(data.x)} images")
+    if epochs > 0:
+        _fit(qat, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+             verbose=verbose, from_logits=_ends_in_logits(model))
+    return qat
+
+
+def zoo_custom_objects() -> dict[str, Any]:
+    """The zoo's custom layers (hard-swish, layer scale, …) for cloning and ``quantize_scope``."""
+    try:
+        from edgecnn.zoo.custom_layers import CUSTOM_OBJECTS
+    except ImportError:
+        return {}
+    return dict(CUSTOM_OBJECTS)
