@@ -86,8 +86,13 @@ def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
 def profile_one(path: Path, opts: dict[str, Any]) -> dict[str, Any]:
     """Static facts from the file (parent) + measurements (child process) for one model."""
     from edgecnn.safety import load_checked, run_in_child
+    from edgecnn.tflite_file import check_model_file, schema_available
 
-    model = load_checked(path)
+    if schema_available():
+        model = load_checked(path)
+    else:  # tflite_runtime fallback: no schema to read the file; the child process still contains crashes
+        check_model_file(path)
+        model = None
     input_info, input_file, value_range = _prepare_input(model, path, opts.get("input"))
     try:
         timeout = opts["max_secs"] * (2 if opts["op_profiling"] else 1) + 120.0
@@ -102,15 +107,19 @@ def profile_one(path: Path, opts: dict[str, Any]) -> dict[str, Any]:
                 os.unlink(input_file)
             except OSError:
                 pass
-    result: dict[str, Any] = {
-        "model": str(path), "name": path.name, "size_bytes": model.size_bytes, "params": model.params,
-        "macs": model.macs, "num_ops": len(model.ops), "fully_int8": model.fully_int8,
-        "input_dtypes": [t.dtype for t in model.input_tensors], "input": input_info,
-    }
+    runtime_ops = measured.pop("runtime_ops", [])
+    result: dict[str, Any] = {"model": str(path), "name": path.name, "size_bytes": path.stat().st_size}
+    if model is not None:
+        result.update({"params": model.params, "macs": model.macs, "num_ops": len(model.ops),
+                       "fully_int8": model.fully_int8, "input_dtypes": [t.dtype for t in model.input_tensors]})
+    else:
+        result.update({"params": None, "macs": None, "num_ops": len(runtime_ops), "fully_int8": None,
+                       "input_dtypes": None})
+    result["input"] = input_info
     result.update({k: v for k, v in measured.items() if k != "op_times"})
     # Sum of all activation tensors without memory planning: an upper bound of the runtime's arena.
-    result["memory"]["activation_bytes"] = activation_bytes(model)
-    result["ops"], result["op_timing"] = op_breakdown(model, measured.get("op_times"))
+    result["memory"]["activation_bytes"] = activation_bytes(model) if model is not None else None
+    result["ops"], result["op_timing"] = op_breakdown(model, measured.get("op_times"), runtime_ops)
     return result
 
 
@@ -127,18 +136,27 @@ def add_ratios(results: list[dict[str, Any]]) -> None:
         }
 
 
-def op_breakdown(model: Any, op_times: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str]:
-    """Per op type: count, MACs and MAC share from the file; measured time and share when available."""
+def op_breakdown(model: Any, op_times: dict[str, Any] | None,
+                 runtime_ops: list[str] | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Per op type: count, MACs and MAC share from the file; measured time and share when available.
+
+    Without the file's schema (tflite_runtime fallback) counts come from the runtime's node names and
+    MACs are unknown.
+    """
     rows: dict[str, dict[str, Any]] = {}
-    for op in model.ops:
-        row = rows.setdefault(op.display_name, {"op": op.display_name, "count": 0, "macs": 0})
+    named = [(op.display_name, op.macs) for op in model.ops] if model is not None else \
+        [(name, 0) for name in runtime_ops or []]
+    for name, macs in named:
+        row = rows.setdefault(name, {"op": name, "count": 0, "macs": 0})
         row["count"] += 1
-        row["macs"] += op.macs
+        row["macs"] += macs
     total_macs = sum(r["macs"] for r in rows.values())
     measured = (op_times or {}).get("by_type") or {}
     total_time = sum(measured.values())
     for name, row in rows.items():
-        row["mac_share"] = row["macs"] / total_macs if total_macs else 0.0
+        if model is None:
+            row["macs"] = None
+        row["mac_share"] = (row["macs"] / total_macs if total_macs else 0.0) if model is not None else None
         row["time_ms"] = measured.get(name) if measured else None
         row["time_share"] = (measured[name] / total_time) if name in measured and total_time else None
     counts = (op_times or {}).get("counts") or {}
@@ -173,6 +191,20 @@ _ITEMSIZE = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "bo
 
 def _prepare_input(model: Any, path: Path, source: str | None) -> tuple[dict[str, Any], str | None, list[float]]:
     """Decide what the model is fed: (description, temp .npy for the first input or None, float range)."""
+    if model is None:
+        if source is not None and not str(source).lower().endswith(".npy"):
+            raise EdgecnnError("--input IMAGE needs ai-edge-litert to read the model's input "
+                               "(the tflite_runtime fallback cannot); give a .npy file instead")
+        if source is None:
+            return {"source": "random", "float_range": [0.0, 1.0]}, None, [0.0, 1.0]
+        fd, tmp = tempfile.mkstemp(prefix="edgecnn-input-", suffix=".npy")
+        os.close(fd)
+        try:
+            np.save(tmp, np.load(source, allow_pickle=False))
+        except (ValueError, OSError, EOFError) as exc:
+            os.unlink(tmp)
+            raise EdgecnnError(f"{source}: not a readable .npy file ({exc})") from None
+        return {"source": str(source), "kind": "npy"}, tmp, [0.0, 1.0]
     first = model.input_tensors[0] if model.inputs else None
     value_range = [0.0, 1.0]
     spec = None
@@ -318,6 +350,10 @@ def measure(model_path: str, delegate: str = "xnnpack", num_threads: int | None 
     rss_after = _rss_bytes()
     stats = latency_stats(times_ms)
     delegation = delegated_ops(interp)
+    try:  # node names as the runtime sees them (used when the file cannot be read: tflite_runtime)
+        runtime_ops = [n["op_name"] for n in interp._get_ops_details() if n.get("op_name") != "DELEGATE"]
+    except Exception:  # noqa: BLE001
+        runtime_ops = []
     result: dict[str, Any] = {
         "delegate": {"requested": delegate, "delegate_nodes": delegation["delegate_nodes"],
                      "ops_delegated": len(delegation["delegated"]), "ops_total": delegation["total_ops"]},
@@ -332,6 +368,7 @@ def measure(model_path: str, delegate: str = "xnnpack", num_threads: int | None 
             "arena_bytes": None,  # not exposed by the Python interpreter API
         },
         "machine": machine_info(),
+        "runtime_ops": runtime_ops,
     }
     del interp
     if op_profiling:

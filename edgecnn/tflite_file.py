@@ -74,6 +74,23 @@ def _schema() -> Any:
     return schema
 
 
+def schema_available() -> bool:
+    """Whether the flatbuffer schema (from ai-edge-litert) is importable."""
+    try:
+        from ai_edge_litert import schema_py_generated  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def check_model_file(path: str | os.PathLike) -> int:
+    """Cheap checks without the schema (path, folder, empty, TFL3 identifier); returns the size in bytes."""
+    data = read_model_bytes(path)
+    if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
+        raise EdgecnnError(f"{path}: not a .tflite model (no TFL3 identifier)")
+    return len(data)
+
+
 def _names(enum_class: Any) -> dict[int, str]:
     return {v: k for k, v in vars(enum_class).items() if not k.startswith("_") and isinstance(v, int)}
 

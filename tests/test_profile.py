@@ -166,3 +166,17 @@ def test_cli_bad_inputs_one_line_each(cli, tests_data, tmp_path):
         _assert_one_line_error(cli("profile", *args, "--num-runs", "3"), fragment)
     _assert_one_line_error(cli("profile", str(tests_data / FLOAT), "--num-runs", "0"), "--num-runs", code=2)
     _assert_one_line_error(cli("profile", str(tests_data / FLOAT), "--json", "--csv"), "choose one", code=2)
+
+
+def test_without_schema_profiles_with_runtime_facts_only(tests_data, monkeypatch):
+    """The tflite_runtime fallback has no schema: no params/MACs, op counts from the runtime's nodes."""
+    import edgecnn.tflite_file
+
+    monkeypatch.setattr(edgecnn.tflite_file, "schema_available", lambda: False)
+    (r,) = profile(tests_data / INT8, num_runs=5, num_threads=1)
+    assert r["params"] is None and r["macs"] is None and r["size_bytes"] == os.path.getsize(tests_data / INT8)
+    _check_latency(r["latency_ms"])
+    ops = {row["op"]: row for row in r["ops"]}
+    assert ops["CONV_2D"]["count"] == 2 and ops["CONV_2D"]["macs"] is None and r["num_ops"] == 7
+    with pytest.raises(EdgecnnError, match="not a .tflite model"):
+        profile(__file__, num_runs=1)  # a Python file is not a model

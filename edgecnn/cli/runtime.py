@@ -96,6 +96,10 @@ def profile_cmd(models: tuple[str, ...], num_threads: int | None, warmup_runs: i
                     results.append(profile_one(Path(m), opts))
         add_ratios(results)
 
+    if any((r.get("machine") or {}).get("runtime_fallback") for r in results):
+        from edgecnn.runtime import TFLITE_RUNTIME_WARNING
+
+        click.echo(f"Warning: {TFLITE_RUNTIME_WARNING}", err=True)
     if output:
         _write_output(output, results)
     if as_json:
