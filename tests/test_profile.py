@@ -180,3 +180,35 @@ def test_without_schema_profiles_with_runtime_facts_only(tests_data, monkeypatch
     assert ops["CONV_2D"]["count"] == 2 and ops["CONV_2D"]["macs"] is None and r["num_ops"] == 7
     with pytest.raises(EdgecnnError, match="not a .tflite model"):
         profile(__file__, num_runs=1)  # a Python file is not a model
+
+
+def test_cli_host_delegates_to_remote(monkeypatch, tests_data):
+    """--host hands the models and the options to edgecnn.targets.remote.profile_remote; same report."""
+    from click.testing import CliRunner
+
+    import edgecnn.targets.remote as remote
+    from edgecnn.cli import cli as group
+
+    calls = []
+
+    def fake_remote(models, options, host, identity=None):
+        calls.append((models, options, host, identity))
+        lat = {"mean": 2.0, "std": 0.1, "min": 1.9, "p50": 2.0, "p90": 2.1, "p99": 2.2, "max": 2.3}
+        return [{"model": m, "name": os.path.basename(m), "size_bytes": 1000 * (i + 1), "latency_ms": lat,
+                 "throughput_per_s": 500.0, "runs": 7, "num_threads": 4, "init_ms": 5.0, "first_inference_ms": 3.0,
+                 "delegate": {"requested": "xnnpack", "ops_delegated": 7, "ops_total": 7}, "ops": [],
+                 "op_timing": "per-op time unavailable", "memory": {},
+                 "machine": {"host": "pi", "arch": "aarch64", "cpu": "Cortex-A72", "cores": 4}}
+                for i, m in enumerate(models)]
+
+    monkeypatch.setattr(remote, "profile_remote", fake_remote)
+    args = ["profile", str(tests_data / FLOAT), str(tests_data / INT8), "--host", "pi@raspberrypi:2222",
+            "--identity", "/tmp/key", "--num-runs", "7", "--num-threads", "4"]
+    out = CliRunner().invoke(group, args)
+    assert out.exit_code == 0, out.output
+    (models, options, host, identity), = calls
+    assert models == [str(tests_data / FLOAT), str(tests_data / INT8)] and host == "pi@raspberrypi:2222"
+    assert options == {"num_threads": 4, "num_runs": 7} and identity == "/tmp/key"
+    assert "aarch64" in out.output and "Cortex-A72" in out.output and "2.00×" in out.output  # size ratio
+    bad = CliRunner().invoke(group, ["profile", str(tests_data / FLOAT), "--identity", "/tmp/key"])
+    assert bad.exit_code == 2 and "--identity needs --host" in bad.output
