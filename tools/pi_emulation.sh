@@ -113,9 +113,15 @@ fi
 
 log "build the edgecnn wheel (host)"
 wheel_dir=$(mktemp -d)
+# build from a clean copy: a stale build/ folder in the checkout could leak old files into the wheel
+src_copy="$wheel_dir/src"
+mkdir -p "$src_copy"
+cp -r "$REPO/pyproject.toml" "$REPO/edgecnn" "$src_copy/"
+[ -f "$REPO/README.md" ] && cp "$REPO/README.md" "$src_copy/"
+find "$src_copy" -name __pycache__ -prune -exec rm -rf {} +
 python_host=${PYTHON:-$( [ -x /work/venv/bin/python ] && echo /work/venv/bin/python || echo python3 )}
-"$python_host" -m pip wheel -q --no-deps --no-build-isolation -w "$wheel_dir" "$REPO" 2>/dev/null \
-  || "$python_host" -m pip wheel -q --no-deps -w "$wheel_dir" "$REPO"
+"$python_host" -m pip wheel -q --no-deps --no-build-isolation -w "$wheel_dir" "$src_copy" 2>/dev/null \
+  || "$python_host" -m pip wheel -q --no-deps -w "$wheel_dir" "$src_copy"
 wheel=$(ls "$wheel_dir"/edgecnn-*.whl)
 mkdir -p "$PI_ROOT/tmp/edgecnn"
 cp "$wheel" "$MODEL" "$PI_ROOT/tmp/edgecnn/"

@@ -276,7 +276,10 @@ def compatibility_report(model_path: str | os.PathLike) -> dict[str, Any]:
                         "compiler_status": compiler_status, "reason": reason})
 
     activations = [t for t in tensors if not t.is_constant]
-    float_acts = [t for t in activations if t.dtype in _FLOAT]
+    # the float ends of a float-I/O model are the I/O check's business, not the quantisation check's
+    edge_tensors = {i for op in model.ops if _boundary(op, tensors, inputs, outputs)
+                    for i in (op.inputs[:1] if op.name == "QUANTIZE" else op.outputs[:1])}
+    float_acts = [t for t in activations if t.dtype in _FLOAT and t.index not in edge_tensors]
     eight_bit = [t for t in activations if t.dtype in _EIGHT_BIT]
     io = [tensors[i] for i in inputs + outputs]
     dyn_batch = [t for t in activations if t.shape_signature and t.shape_signature[0] < 0]
