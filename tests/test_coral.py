@@ -409,3 +409,12 @@ def test_unmappable_op_mid_graph_is_the_cut_point(tf_models):
     assert after and all(e["status"] == "cpu" and e["compiler_status"] == coral.AFTER_CUT for e in after)
     assert r["verdict"].startswith(f"partially: {len(before)} of {len(ops)} ops on the Edge TPU, cut at op "
                                    f"{cut['index']} (LEAKY_RELU)")
+
+
+def test_inspect_target_coral_cli(cli):
+    # `edgecnn inspect --target coral` (the runtime CLI) carries this report under "coral"
+    proc = cli("inspect", "--target", "coral", "--json", str(DATA / "tiny_cnn_float32.tflite"), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)["coral"]
+    assert report["edgetpu_compatible"] is False and report["cut_at"] == 0
+    assert [e["status"] for e in report["ops"]] == ["unsupported"] * 7
