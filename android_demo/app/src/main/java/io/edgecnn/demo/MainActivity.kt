@@ -107,7 +107,7 @@ class MainActivity : ComponentActivity() {
         worker.execute {
             engine?.close()
             engine = null
-            val message = try {
+            val message: String = try {
                 val e = ModelEngine.load(applicationContext, backend, threads)
                 engine = e
                 e.classifier.contract.warnings.joinToString("\n")
@@ -129,7 +129,7 @@ class MainActivity : ComponentActivity() {
 
     private fun startCamera() {
         val future = ProcessCameraProvider.getInstance(this)
-        future.addListener({
+        future.addListener(Runnable {
             try {
                 val provider = future.get()
                 val previewUseCase = Preview.Builder().build()
@@ -140,7 +140,7 @@ class MainActivity : ComponentActivity() {
                     .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
                     .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
                     .build()
-                analysis.setAnalyzer(worker) { frame -> analyze(frame) }
+                analysis.setAnalyzer(worker, ImageAnalysis.Analyzer { frame -> analyze(frame) })
                 provider.unbindAll()
                 provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, previewUseCase, analysis)
             } catch (e: Exception) {

@@ -41,7 +41,7 @@ class ModelEngine private constructor(
     private val interpreter: Interpreter,
     private val delegate: Delegate?,
     val classifier: Classifier,
-    val description: String,
+    val description: String
 ) : Closeable {
     private val input: ByteBuffer = ByteBuffer.allocateDirect(classifier.input.byteSize()).order(ByteOrder.nativeOrder())
     private val output: ByteBuffer = ByteBuffer.allocateDirect(classifier.output.byteSize()).order(ByteOrder.nativeOrder())

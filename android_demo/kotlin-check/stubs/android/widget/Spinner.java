@@ -1,0 +1,2 @@
+package android.widget;
+public class Spinner extends AdapterView<Object> {}

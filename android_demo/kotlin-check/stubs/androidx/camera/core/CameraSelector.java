@@ -1,0 +1,2 @@
+package androidx.camera.core;
+public final class CameraSelector { public static final CameraSelector DEFAULT_BACK_CAMERA = new CameraSelector(); }
