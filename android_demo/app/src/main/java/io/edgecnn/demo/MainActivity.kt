@@ -48,6 +48,7 @@ class MainActivity : ComponentActivity() {
     private var engine: ModelEngine? = null          // worker thread only
     private var pickedImage: PixelImage? = null      // worker thread only
     private var requested: Pair<Backend, Int>? = null // UI thread only
+    private var analysis: ImageAnalysis? = null         // UI thread only
     @Volatile private var live = true
 
     private val askCamera = registerForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
@@ -88,6 +89,7 @@ class MainActivity : ComponentActivity() {
     }
 
     override fun onDestroy() {
+        analysis?.clearAnalyzer() // no more frames for the worker, which is shut down next
         super.onDestroy()
         worker.execute {
             engine?.close()
@@ -136,13 +138,14 @@ class MainActivity : ComponentActivity() {
                 previewUseCase.setSurfaceProvider(preview.surfaceProvider)
                 // RGBA frames: core reads them directly (no YUV conversion on the Android side); while the
                 // model is busy, older frames are dropped.
-                val analysis = ImageAnalysis.Builder()
+                val useCase = ImageAnalysis.Builder()
                     .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
                     .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
                     .build()
-                analysis.setAnalyzer(worker, ImageAnalysis.Analyzer { frame -> analyze(frame) })
+                useCase.setAnalyzer(worker, ImageAnalysis.Analyzer { frame -> analyze(frame) })
                 provider.unbindAll()
-                provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, previewUseCase, analysis)
+                provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, previewUseCase, useCase)
+                analysis = useCase
             } catch (e: Exception) {
                 showStatus("Camera unavailable (${e.message ?: e.javaClass.simpleName}): pick an image instead.")
             }

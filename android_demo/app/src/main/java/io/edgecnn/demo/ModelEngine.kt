@@ -8,6 +8,7 @@ import io.edgecnn.core.CoreException
 import io.edgecnn.core.DType
 import io.edgecnn.core.PixelImage
 import io.edgecnn.core.Prediction
+import io.edgecnn.core.PreprocessSpec
 import io.edgecnn.core.Quantization
 import io.edgecnn.core.TensorInfo
 import org.tensorflow.lite.DataType
@@ -69,7 +70,6 @@ class ModelEngine private constructor(
 
     companion object {
         const val MODEL = "model.tflite"
-        const val LABELS = "labels.txt"
         const val PREPROCESS = "preprocess.json"
         private const val HINT = "put a model in with: edgecnn export android NAME --assets android_demo/app/src/main/assets"
 
@@ -79,7 +79,13 @@ class ModelEngine private constructor(
             // Core relies on this when it writes float32 inputs; every Android ABI is little-endian.
             check(ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN)
             val preprocess = readText(context, PREPROCESS)
-            val labels = readText(context, LABELS)
+            // preprocess.json names its labels file (edgecnn export writes labels.txt).
+            val labelsName = try {
+                PreprocessSpec.parse(preprocess).labels
+            } catch (e: CoreException) {
+                throw CoreException("assets/$PREPROCESS: ${e.message}")
+            }
+            val labels = readText(context, labelsName)
             val model = mapModel(context)
             var delegate: Delegate? = null
             val interpreter = try {
