@@ -116,6 +116,18 @@ def test_closed_port_is_unreachable(sshd):
         remote.profile_remote([MODEL], {}, f"{sshd.user}@127.0.0.1:{port}", str(sshd.user_key))
 
 
+def test_port_without_ssh_server():
+    # something listens but never speaks SSH (the kernel completes the handshake; nobody answers)
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with pytest.raises(EdgecnnError, match=f"cannot reach pi@127.0.0.1:{port}: no SSH server answered"):
+            remote.profile_remote([MODEL], {}, f"pi@127.0.0.1:{port}", connect_timeout=1)
+
+
 def test_unknown_host_name():
     with pytest.raises(EdgecnnError, match="does not resolve"):
         remote.profile_remote([MODEL], {}, "pi@no-such-host.invalid", connect_timeout=5)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import posixpath
 import re
@@ -115,6 +116,10 @@ def _paramiko() -> Any:
         import paramiko
     except ImportError as exc:
         raise MissingExtraError("profiling over SSH (--host)", "remote", "paramiko") from exc
+    # paramiko's transport thread logs failures with tracebacks; we report them as one line ourselves
+    logger = logging.getLogger("paramiko")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
     return paramiko
 
 
@@ -159,6 +164,9 @@ def _connect(user: str, host: str, port: int, identity: str | None, timeout: flo
         raise EdgecnnError(f"cannot reach {where}: connection refused") from exc
     except paramiko.SSHException as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "banner" in first.lower():
+            raise EdgecnnError(f"cannot reach {where}: no SSH server answered ({first}); wrong port, or a "
+                               f"firewall in the way?") from exc
         raise EdgecnnError(f"SSH to {where} failed: {first}") from exc
     except OSError as exc:
         raise EdgecnnError(f"cannot reach {where}: {exc.strerror or exc}") from exc
