@@ -192,3 +192,11 @@ def test_assets_must_be_a_folder(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(EdgecnnError, match="not a folder"):
         export_android(folder / "tiny_cnn_int8.tflite", tmp_path / "file")
+
+
+def test_help_names_the_sources(cli):
+    result = cli("export", "android", "--help")
+    assert result.returncode == 0
+    assert "NAME|RUN_DIR|MODEL.tflite" in result.stdout and "--assets" in result.stdout
+    top = cli("--help")
+    assert "export" in top.stdout
