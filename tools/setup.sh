@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   dataset-fashion-mnist        # the default data set, offline (/usr/share/datasets/fashion-mnist)
   openssh-server               # the Raspberry Pi path is tested against a real sshd on loopback
-  default-jdk-headless junit5 junit4  # android_demo/core is plain Java, tested with JUnit 5
+  default-jdk-headless junit5 junit4 kotlin  # android_demo: Java core (JUnit 5), Kotlin app type check
   android-sdk-build-tools android-framework-res  # aapt2 links the app's manifest and resources
 )
 if command -v apt-get >/dev/null 2>&1; then
