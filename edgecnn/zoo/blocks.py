@@ -63,3 +63,82 @@ def classifier_head(x, num_classes: int, *, dropout: float = 0.0, name: str = "h
     if dropout:
         x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
     return layers.Dense(num_classes, activation="softmax", name=f"{name}_logits")(x)
+
+
+# --- mobile families (MobileNet v1–v3, EfficientNet, ConvNeXt) -------------------------------------------
+
+#: Below this input side, ``stem="auto"`` picks the small-input stem (see :func:`resolve_stem`).
+SMALL_STEM_BELOW = 64
+
+
+def resolve_stem(stem: str, input_shape: tuple[int, int, int], *, model: str, imagenet_stride: int,
+                 small_stride: int) -> str:
+    """Choose ``"imagenet"`` or ``"small"`` for ``stem="auto"|"imagenet"|"small"`` and check the input fits.
+
+    ImageNet networks downsample 32× (16× before the stem on mobile nets); on a 28–32 px image that leaves a
+    1×1 map after the third stage, so small images get a stem without its downsampling ("small"). ``auto``
+    takes the small stem when the shorter side is below :data:`SMALL_STEM_BELOW`. ``*_stride`` is the
+    network's total downsampling with each stem: the input must be at least that big, so the last feature
+    map is at least 1×1 without relying on padding. Raises :class:`~edgecnn.errors.UsageError` otherwise.
+    """
+    from edgecnn.errors import UsageError
+
+    if stem not in ("auto", "imagenet", "small"):
+        raise UsageError(f"{model}: stem must be auto, imagenet or small, got {stem!r}")
+    side = min(int(input_shape[0]), int(input_shape[1]))
+    chosen = stem if stem != "auto" else ("small" if side < SMALL_STEM_BELOW else "imagenet")
+    need = imagenet_stride if chosen == "imagenet" else small_stride
+    if side < need:
+        raise UsageError(f"{model} with the {chosen} stem needs inputs of at least {need}x{need} pixels, "
+                         f"got {input_shape[0]}x{input_shape[1]}")
+    return chosen
+
+
+def check_activation(activation: str, allowed: tuple[str, ...], model: str) -> None:
+    """UsageError unless ``activation`` is one of ``allowed`` (a knob value, so a user's typo)."""
+    from edgecnn.errors import UsageError
+
+    if activation not in allowed:
+        raise UsageError(f"{model}: activation must be one of {', '.join(allowed)}, got {activation!r}")
+
+
+def squeeze_excite(x, squeeze_channels: int, *, activation: str = "relu", gate: str = "hard_sigmoid", name: str):
+    """Squeeze-and-excitation (Hu et al. 2018) from layer objects only, as tfmot needs.
+
+    GlobalAveragePooling2D(keepdims) → 1×1 Conv2D (bias) → activation → 1×1 Conv2D (bias) → gate → Multiply.
+    Keeping dims (instead of Dense on a vector + Reshape) avoids RESHAPE ops and keeps the convs 1×1 CONV_2D.
+    """
+    channels = int(x.shape[-1])
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
+    s = layers.Conv2D(squeeze_channels, 1, use_bias=True, name=f"{name}_reduce")(s)
+    s = activation_layer(activation, f"{name}_{activation}")(s)
+    s = layers.Conv2D(channels, 1, use_bias=True, name=f"{name}_expand")(s)
+    s = activation_layer(gate, f"{name}_{gate}")(s)
+    return layers.Multiply(name=f"{name}_excite")([x, s])
+
+
+def inverted_residual(x, *, expanded: int, filters: int, kernel_size: int, strides: int, activation: str,
+                      name: str, se_channels: int | None = None, se_activation: str = "relu",
+                      se_gate: str = "hard_sigmoid", drop_rate: float = 0.0,
+                      bn_epsilon: float = 1e-3, bn_momentum: float = 0.99):
+    """MobileNetV2/V3 and EfficientNet (MBConv) block: expand 1×1 → depthwise k×k → [SE] → project 1×1 (linear).
+
+    The expansion conv is skipped when ``expanded`` equals the input channels (first blocks). The residual is
+    a ``layers.Add`` when shape is kept; ``drop_rate`` > 0 adds stochastic depth ("drop connect") as a Dropout
+    that drops whole samples of the branch (``noise_shape=(None, 1, 1, 1)``; Keras scales by 1/(1-rate),
+    which is exactly stochastic depth's rescaling) — a built-in layer, so tfmot needs nothing special.
+    """
+    bn = dict(bn_epsilon=bn_epsilon, bn_momentum=bn_momentum)
+    in_channels = int(x.shape[-1])
+    inputs = x
+    if expanded != in_channels:
+        x = conv_bn_act(x, expanded, 1, activation=activation, name=f"{name}_expand", **bn)
+    x = dwconv_bn_act(x, kernel_size, strides, activation=activation, name=f"{name}_depthwise", **bn)
+    if se_channels:
+        x = squeeze_excite(x, se_channels, activation=se_activation, gate=se_gate, name=f"{name}_se")
+    x = conv_bn_act(x, filters, 1, activation=None, name=f"{name}_project", **bn)
+    if strides == 1 and in_channels == filters:
+        if drop_rate > 0:
+            x = layers.Dropout(drop_rate, noise_shape=(None, 1, 1, 1), name=f"{name}_drop")(x)
+        x = layers.Add(name=f"{name}_add")([inputs, x])
+    return x
