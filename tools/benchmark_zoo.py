@@ -139,13 +139,22 @@ def _converter_int8(converter: Any, calib: np.ndarray) -> None:
 
 
 def to_tflite(model: Any, int8: bool, calib: np.ndarray | None = None) -> bytes:
-    """float32, or full int8 with int8 input/output (calibrated on ``calib``, float model inputs)."""
+    """float32, or full int8 with int8 input/output (calibrated on ``calib``, float model inputs).
+
+    Converted in the row's child process (a converter crash kills only that row), then shrunk with
+    :func:`edgecnn.convert.strip_for_runtime` like every model edgecnn writes.
+    """
     from edgecnn._tf import tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
         _converter_int8(converter, calib)
-    return converter.convert()
+    model_bytes = converter.convert()
+    try:  # exactly what `edgecnn convert` writes: same tensors and bits, without signatures/metadata
+        from edgecnn.convert import strip_for_runtime
+    except ImportError:  # pragma: no cover - an older edgecnn
+        return model_bytes
+    return strip_for_runtime(model_bytes)
 
 
 def _write(path: Path, data: bytes) -> dict[str, Any]:
@@ -173,16 +182,11 @@ def _model_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     return quantize(x, scale, zero_point, detail["dtype"])
 
 
-def tflite_accuracy(path: Path, x: np.ndarray, y: np.ndarray, threads: int) -> float:
-    """Top-1 accuracy of a .tflite on float inputs ``x`` (N, H, W, C), one image per invoke."""
-    interp = _interpreter(path, threads)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    correct = 0
-    for xi, yi in zip(x, y):
-        interp.set_tensor(inp["index"], _model_input(xi[None], inp))
-        interp.invoke()
-        correct += int(np.argmax(interp.get_tensor(out["index"])[0]) == yi)
-    return correct / max(1, len(y))
+def tflite_accuracy(path: Path, images: np.ndarray, labels: np.ndarray, spec: Any, threads: int) -> float:
+    """Top-1 accuracy of a .tflite on uint8 images through the interpreter (edgecnn.evaluate)."""
+    from edgecnn.evaluate import evaluate_tflite
+
+    return float(evaluate_tflite(path, images, labels, spec, num_threads=threads)["accuracy"])
 
 
 def interleaved_latency(paths: dict[str, Path], threads: int, runs: int, seconds: float) -> dict[str, Any]:
@@ -251,8 +255,7 @@ def run_small(model_name: str, settings: dict[str, Any], work: Path) -> dict[str
     tuning = load_dataset("fashion_mnist", spec, seed=seed, limit=settings["limit"])
     full = load_dataset("fashion_mnist", spec, seed=seed)
     n_test = settings["test_images"]
-    x_test = to_float_input(full.x_test[:n_test], spec)
-    y_test = full.y_test[:n_test]
+    x_test, y_test = full.x_test[:n_test], full.y_test[:n_test]
     calib = to_float_input(tuning.x_train[: settings["calibration_images"]], spec)
 
     def fresh_model():  # prune/QAT clones share layer objects: start each from the saved weights
@@ -286,7 +289,8 @@ def run_small(model_name: str, settings: dict[str, Any], work: Path) -> dict[str
     accuracy = {}
     for variant in VARIANTS:
         if variant in files:
-            accuracy[variant] = tflite_accuracy(Path(files[variant]["file"]), x_test, y_test, settings["threads"])
+            accuracy[variant] = tflite_accuracy(Path(files[variant]["file"]), x_test, y_test, spec,
+                                                settings["threads"])
     _log(f"{model_name}: latency, interleaved")
     latency = interleaved_latency({v: Path(files[v]["file"]) for v in VARIANTS if v in files},
                                   settings["threads"], settings["timing_runs"], settings["timing_seconds"])
@@ -655,6 +659,64 @@ def plot_canonical(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def sparse_section(out: Path) -> list[str]:
+    """docs/sparse_speed.json (tools/sparse_speed.py) as a section, when it exists."""
+    path = out / "sparse_speed.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    flags = data.get("cpu_flags", {})
+    expected = data.get("xnnpack_sparse_kernels_expected")
+    lines = ["## Pruned vs dense: XNNPACK sparse inference", "",
+             "`tools/sparse_speed.py`: a MobileNet-v1-style net built the way XNNPACK's sparse (NCHW) path "
+             "requires (explicit padding, 3×3 stride-2 stem on 3 channels, 1×1 convs, spatial mean), its 1×1 "
+             "convs pruned, converted with `tf.lite.Optimize.EXPERIMENTAL_SPARSITY` (weights stored sparse "
+             "with DENSIFY ops) and timed against the dense encoding of the same weights, interleaved, "
+             f"{data.get('threads', 2)} threads. CPU flags: "
+             + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items())
+             + f". XNNPACK uses its sparse kernels on x86 only without AVX, so here they are expected: "
+             f"**{'yes' if expected else 'no'}** (a max output difference of exactly 0 confirms the dense "
+             "kernels ran).", "",
+             "| input | 1×1 sparsity | dense ms | sparse-encoded ms | speed-up | size dense → sparse "
+             "| max output diff |", "|---|---|---|---|---|---|---|"]
+    for r in data.get("timing", []):
+        lines.append(f"| {r['input']} | {r['pointwise_sparsity']:.0%} | {_ms(r['dense_ms'])} | {_ms(r['sparse_ms'])} "
+                     f"| {r['speedup']:.2f}× | {_mb(r['dense_bytes'])} → {_mb(r['sparse_bytes'])} "
+                     f"| {r['max_output_difference']:.1e} |")
+    trained = data.get("trained", [])
+    if trained:
+        lines += ["", "Trained on Fashion-MNIST (grey → 3 channels), pruned with fine-tuning (1 epoch):", "",
+                  "| input | 1×1 sparsity | accuracy unpruned → pruned (sparse file) | unpruned ms "
+                  "| sparse-encoded ms | speed-up |", "|---|---|---|---|---|---|"]
+        for r in trained:
+            lines.append(f"| {r['input']} | {r['pointwise_sparsity']:.0%} | {_pct(r['unpruned_accuracy'])} → "
+                         f"{_pct(r['sparse_file_accuracy'])} | {_ms(r['unpruned_ms'])} | {_ms(r['sparse_ms'])} "
+                         f"| {r['speedup_vs_unpruned']:.2f}× |")
+    return lines + [""]
+
+
+def onnx_section(out: Path) -> list[str]:
+    """docs/onnx_compare.json (tools/onnx_compare.py) as a section, when it exists."""
+    path = out / "onnx_compare.json"
+    head = ["## LiteRT vs ONNX Runtime", ""]
+    if not path.is_file():
+        return head + ["Not measured: `pip install onnxruntime tf2onnx`, then "
+                       "`python tools/onnx_compare.py --json docs/onnx_compare.json`.", ""]
+    rows = json.loads(path.read_text()).get("rows", [])
+    lines = head + ["`tools/onnx_compare.py` (optional extra, not an edgecnn dependency): the same network, random "
+                    "weights, LiteRT float32/int8 and ONNX Runtime's CPU provider float32, interleaved in one "
+                    "process with the same thread count.", "",
+                    "| model | input | threads | LiteRT float32 ms | LiteRT int8 ms | ONNX Runtime float32 ms "
+                    "| max |Δ| float32 outputs | versions |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ms = r["median_ms"]
+        versions = ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items())
+        lines.append(f"| {r['model']} | {'×'.join(map(str, r['input_shape']))} | {r['threads']} "
+                     f"| {_ms(ms['litert_float32'])} | {_ms(ms['litert_int8'])} | {_ms(ms['onnxruntime_float32'])} "
+                     f"| {r['max_abs_diff_float32']:.1e} | {versions} |")
+    return lines + [""]
+
+
 def write_report(cache: dict[str, Any], out: Path, settings: dict[str, Any]) -> Path:
     from edgecnn.fileio import write_text
 
@@ -708,6 +770,7 @@ def write_report(cache: dict[str, Any], out: Path, settings: dict[str, Any]) -> 
         "![canonical latency](img/canonical_latency.png)" if canonical else "",
         "",
     ]
+    parts += sparse_section(out) + onnx_section(out)
     if failed:
         parts += ["## Rows that failed", ""]
         parts += [f"- {t}/{f}: {e}" for t, f, e in failed]
