@@ -80,11 +80,14 @@ def bookkeeping_us(runs: int = 200_000) -> float:
 
 
 def make_mobilenet(folder: Path) -> list[str]:
-    """MobileNetV2 1.0 224×224×3, random weights: float32 and full int8 (TensorFlow, once)."""
+    """MobileNetV2 1.0 224×224×3, random weights: float32 and full int8 (TensorFlow; reused if present)."""
+    float_path, int8_path = folder / "mobilenet_v2_float32.tflite", folder / "mobilenet_v2_int8.tflite"
+    if float_path.exists() and int8_path.exists():
+        return [str(float_path), str(int8_path)]
     from edgecnn._tf import keras, tf
 
+    folder.mkdir(parents=True, exist_ok=True)
     model = keras.applications.MobileNetV2(input_shape=(224, 224, 3), weights=None, classes=1000)
-    float_path, int8_path = folder / "mobilenet_v2_float32.tflite", folder / "mobilenet_v2_int8.tflite"
     float_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -105,35 +108,42 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mobilenet", action="store_true", help="also MobileNetV2 224 (built with TensorFlow)")
+    parser.add_argument("--mobilenet-dir", default=str(Path(tempfile.gettempdir()) / "edgecnn-bench"),
+                        help="where the MobileNetV2 files are kept between runs")
     args = parser.parse_args()
     models = args.models or [str(ROOT / "tests/data/tiny_cnn_float32.tflite"),
                              str(ROOT / "tests/data/tiny_cnn_int8.tflite")]
-    tmp = tempfile.TemporaryDirectory()
     if args.mobilenet:
-        models += make_mobilenet(Path(tmp.name))
-        args.runs = min(args.runs, 100)
+        models += make_mobilenet(Path(args.mobilenet_dir))
 
     print(f"bookkeeping per run (timing loop around a no-op): {bookkeeping_us():.3f} µs  (target < 20 µs)")
-    print(f"{'model':32s} {'bare total/N':>13s} {'bare p50':>10s} {'profile p50':>12s} {'in-proc p50':>12s} "
-          f"{'Δ vs bare p50':>14s} {'Δ mean':>9s}")
+    print(f"threads {args.threads}, {args.runs} runs, {args.rounds} rounds; medians over rounds; 'paired' is the "
+          f"median over rounds of profile p50 / mean(bare p50 just before and just after)")
+    print(f"{'model':30s} {'bare total/N':>12s} {'bare p50':>10s} {'profile p50':>11s} {'in-proc p50':>11s} "
+          f"{'profile vs bare (paired)':>25s}")
     for model in models:
-        bare_total, bare_p50, prof_p50, prof_mean, inproc_p50 = [], [], [], [], []
+        bare_total, bare_p50, prof_p50, inproc_p50, ratios = [], [], [], [], []
+        before = bare_loop(model, args.threads, args.runs, args.warmup)[1]
         for _ in range(args.rounds):
-            total, p50 = bare_loop(model, args.threads, args.runs, args.warmup)
-            bare_total.append(total)
-            bare_p50.append(p50)
             (r,) = profile(model, num_threads=args.threads, num_runs=args.runs, warmup_runs=args.warmup)
+            total, after = bare_loop(model, args.threads, args.runs, args.warmup)
+            bare_total.append(total)
+            bare_p50.append(after)
             prof_p50.append(r["latency_ms"]["p50"])
-            prof_mean.append(r["latency_ms"]["mean"])
-            # the same measurement code in this process (no child) isolates the child's effect
+            ratios.append(r["latency_ms"]["p50"] / ((before + after) / 2))
+            before = after
+            # the same measurement code in this process (no child process) isolates the child's effect
             inproc_p50.append(measure(model, num_threads=args.threads, num_runs=args.runs,
                                       warmup_runs=args.warmup)["latency_ms"]["p50"])
-        b_total, b_p50 = statistics.median(bare_total), statistics.median(bare_p50)
-        p_p50, p_mean = statistics.median(prof_p50), statistics.median(prof_mean)
-        i_p50 = statistics.median(inproc_p50)
-        print(f"{Path(model).name:32s} {b_total * 1000:11.1f}µs {b_p50 * 1000:8.1f}µs {p_p50 * 1000:10.1f}µs "
-              f"{i_p50 * 1000:10.1f}µs {100 * (p_p50 / b_p50 - 1):+13.1f}% {100 * (p_mean / b_total - 1):+8.1f}%")
-    tmp.cleanup()
+        q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+        print(f"{Path(model).name:30s} {fmt(statistics.median(bare_total)):>12s} "
+              f"{fmt(statistics.median(bare_p50)):>10s} {fmt(statistics.median(prof_p50)):>11s} "
+              f"{fmt(statistics.median(inproc_p50)):>11s} {100 * (med - 1):+9.1f}% "
+              f"(IQR {100 * (q1 - 1):+.1f}…{100 * (q3 - 1):+.1f}%)")
+
+
+def fmt(ms: float) -> str:
+    return f"{ms * 1000:.1f} µs" if ms < 1 else f"{ms:.2f} ms"
 
 
 if __name__ == "__main__":
