@@ -15,10 +15,6 @@ FAMILY_MODULES = (
 )
 
 for _module in FAMILY_MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_module}")
-    except ModuleNotFoundError as _exc:  # TODO(integration): remove once every family file exists
-        if _exc.name != f"{__name__}.{_module}":
-            raise
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "register_model", "resolve_name"]
