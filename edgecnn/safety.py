@@ -164,8 +164,13 @@ def _last_line(text: str) -> str:
 
 def _child_main() -> int:
     """Entry point of the child: read the request, call the function, write the reply file."""
-    request = json.loads(sys.stdin.read())
-    module_name, func_name = request["function"].split(":", 1)
+    try:
+        request = json.loads(sys.stdin.read())
+        module_name, func_name = request["function"].split(":", 1)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        print("python -m edgecnn.safety is the child process of edgecnn.safety.run_in_child "
+              "(it reads a JSON request on stdin); not for direct use", file=sys.stderr)
+        return 2
     try:
         func = getattr(importlib.import_module(module_name), func_name)
         reply: dict[str, Any] = {"value": func(**request["kwargs"])}
