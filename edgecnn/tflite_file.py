@@ -20,9 +20,11 @@ Conventions:
 - ``Tensor.dtype`` is a NumPy-style name: "float32", "int8", "uint8", "int32", "float16", "int4", ...
 - MACs (multiply-accumulates, batch as stored in the file) are counted for CONV_2D, DEPTHWISE_CONV_2D,
   CONV_3D, FULLY_CONNECTED, TRANSPOSE_CONV and BATCH_MATMUL; every other op counts 0.
-- ``params``: elements of constant weight-like tensors — every constant of a float or 8/16/4-bit integer
-  type, plus int32/int64 constants used as a bias (so a float model and its int8 twin count the same
-  numbers as Keras); shape/axis constants (RESHAPE's shape, MEAN's axes) are not parameters.
+- ``params``: elements of constant weight-like tensors — the weight and bias inputs of conv/FC ops (per
+  op, int32 biases included) plus every other constant of a float or 8/16/4-bit integer type, so a float
+  model and its int8 twin count the same (and a model without BatchNormalization counts what Keras
+  counts; BatchNormalization is folded into conv weights and biases by the converter); shape/axis
+  constants (RESHAPE's shape, MEAN's axes) are not parameters.
 - Weight sparsity: fraction of zero weights (value == zero point) of the weight inputs of conv/FC ops;
   weights stored in TFLite's sparse format count their missing elements as zeros.
 """
@@ -237,16 +239,26 @@ class TFLiteModel:
 
     @property
     def params(self) -> int:
-        """Elements of the constant weight-like tensors (see module docstring)."""
-        bias_like: set[int] = set()
-        for op in self.ops:
-            if op.name in WEIGHT_SLOTS and WEIGHT_SLOTS[op.name][1] is not None:
-                slot = WEIGHT_SLOTS[op.name][1]
-                if slot < len(op.inputs) and op.inputs[slot] >= 0:
-                    bias_like.add(self._through_dequantize(op.inputs[slot]))
+        """Parameters of the converted graph (see module docstring).
+
+        The weight and bias inputs of conv/FC ops count once per op that uses them: the converter stores
+        identical constants once (e.g. the all-zero biases of an untrained model), Keras counts them per
+        layer. Any other weight-like constant counts once.
+        """
         total = 0
+        in_slots: set[int] = set()
+        for op in self.ops:
+            if op.name not in WEIGHT_SLOTS:
+                continue
+            for slot in WEIGHT_SLOTS[op.name]:
+                if slot is None or slot >= len(op.inputs) or op.inputs[slot] < 0:
+                    continue
+                t = self.tensors[self._through_dequantize(op.inputs[slot])]
+                if t.is_constant and (t.dtype in WEIGHT_DTYPES or t.dtype in ("int32", "int64")):
+                    total += t.num_elements
+                    in_slots.add(t.index)
         for t in self.tensors:
-            if t.is_constant and (t.dtype in WEIGHT_DTYPES or (t.index in bias_like and t.dtype in ("int32", "int64"))):
+            if t.is_constant and t.index not in in_slots and t.dtype in WEIGHT_DTYPES:
                 total += t.num_elements
         return total
 
