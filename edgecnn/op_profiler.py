@@ -208,7 +208,7 @@ def profile_ops(model_path: str, *, num_threads: int | None = None, delegate: st
     by_type: dict[str, float] = {}
     counts: dict[str, int] = {}
     by_node = []
-    for (tag, kind, node), micros in sorted(samples.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+    for (tag, kind, node), micros in samples.items():  # first-seen order = execution order
         name = f"xnn: {tag}" if kind != OPERATOR_INVOKE_EVENT else tag
         # Median per node: robust to the odd run where a thread was descheduled (2 shared cores here).
         ms = float(np.median(micros)) / 1000.0

@@ -12,8 +12,10 @@ invokes until ``num_runs`` or ``max_secs``; each run is timed with ``perf_counte
 only (input set once), so the reported median matches a bare ``invoke()`` loop (tools/bench_profiler.py).
 
 Per-op time comes from :mod:`edgecnn.op_profiler` (LiteRT's C profiler through ctypes) when
-``op_profiling`` is on and the runtime offers it; otherwise the table says "per-op time unavailable" and
-shows each op type's share of the model's MACs instead of inventing times.
+``op_profiling`` is on and the runtime offers it. With XNNPACK the profiler times XNNPACK's operators;
+:func:`attribute_xnnpack` maps them back to the TFLite ops in execution order (or, if they do not line
+up, they are shown under XNNPACK's names). Otherwise the table says "per-op time unavailable" and shows
+each op type's share of the model's MACs instead of inventing times.
 """
 from __future__ import annotations
 
@@ -119,7 +121,15 @@ def profile_one(path: Path, opts: dict[str, Any]) -> dict[str, Any]:
     result.update({k: v for k, v in measured.items() if k != "op_times"})
     # Sum of all activation tensors without memory planning: an upper bound of the runtime's arena.
     result["memory"]["activation_bytes"] = activation_bytes(model) if model is not None else None
-    result["ops"], result["op_timing"] = op_breakdown(model, measured.get("op_times"), runtime_ops)
+    op_times = measured.get("op_times")
+    if model is not None and op_times and op_times.get("kernel") == "xnnpack":
+        attributed = attribute_xnnpack(model, result["delegate"]["delegated"], op_times.get("by_node") or [])
+        if attributed is not None:
+            op_times = {**op_times, "by_type": attributed, "counts": {}, "source": op_times["source"].replace(
+                "XNNPACK operators ('xnn:'; a 1×1 conv shows as Fully Connected GEMM) and TFLite ops left "
+                "outside XNNPACK", "XNNPACK operators attributed to the TFLite ops they implement "
+                "(in execution order)")}
+    result["ops"], result["op_timing"] = op_breakdown(model, op_times, runtime_ops)
     return result
 
 
@@ -134,6 +144,62 @@ def add_ratios(results: list[dict[str, Any]]) -> None:
             "speedup": base["latency_ms"]["p50"] / p50 if p50 > 0 else None,
             "size_ratio": r["size_bytes"] / base["size_bytes"] if base["size_bytes"] else None,
         }
+
+
+# XNNPACK operator names (prefixes) that implement each TFLite op; a 1×1 CONV_2D runs as a fully connected GEMM.
+XNNPACK_KINDS: dict[str, tuple[str, ...]] = {
+    "CONV_2D": ("Convolution", "Fully Connected"), "DEPTHWISE_CONV_2D": ("Convolution",),
+    "FULLY_CONNECTED": ("Fully Connected",), "TRANSPOSE_CONV": ("Deconvolution",), "BATCH_MATMUL": ("Batch Matrix",),
+    "ADD": ("Add",), "SUB": ("Subtract",), "MUL": ("Multiply",), "DIV": ("Divide",), "MAXIMUM": ("Maximum",),
+    "MINIMUM": ("Minimum",), "SQUARED_DIFFERENCE": ("Squared Difference",), "MEAN": ("Mean", "Global Average"),
+    "SUM": ("Sum",), "MAX_POOL_2D": ("Max Pooling",), "AVERAGE_POOL_2D": ("Average Pooling",),
+    "SOFTMAX": ("Softmax",), "RESHAPE": ("Static Reshape", "Copy"), "SQUEEZE": ("Static Reshape", "Copy"),
+    "EXPAND_DIMS": ("Static Reshape", "Copy"), "CONCATENATION": ("Concatenate", "Copy"),
+    "HARD_SWISH": ("HardSwish",), "LOGISTIC": ("Sigmoid",), "TANH": ("Tanh",), "RELU": ("Clamp",),
+    "RELU6": ("Clamp",), "RELU_N1_TO_1": ("Clamp",), "LEAKY_RELU": ("Leaky ReLU",), "PRELU": ("PReLU",),
+    "ELU": ("ELU",), "PAD": ("Constant Pad",), "QUANTIZE": ("Convert",), "DEQUANTIZE": ("Convert",),
+    "RESIZE_BILINEAR": ("Resize Bilinear",), "TRANSPOSE": ("Transpose",), "SLICE": ("Slice",),
+    "STRIDED_SLICE": ("Slice",), "SPLIT": ("Split", "Copy"), "DEPTH_TO_SPACE": ("Depth To Space",),
+    "SPACE_TO_DEPTH": ("Space To Depth",), "ABS": ("Abs",), "FLOOR": ("Floor",), "CEIL": ("Ceiling",),
+    "SQRT": ("Square Root",), "SQUARE": ("Square",), "NEG": ("Negate",), "GELU": ("GELU",),
+}
+_XNN_HELPERS = ("Static Reshape", "Copy")  # inserted by XNNPACK in front of an op (e.g. FC on a 4-D input)
+
+
+def attribute_xnnpack(model: Any, delegated: list[int], by_node: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Per TFLite op type time from XNNPACK operator times, or None when the two do not line up.
+
+    XNNPACK builds its operators from the delegated TFLite ops in execution order, one operator per op
+    (plus an occasional reshape in front, e.g. flattening before FULLY_CONNECTED). Walking both lists
+    in order and checking each pair's kind keeps this honest: any mismatch returns None and the report
+    falls back to XNNPACK's own operator names.
+    """
+    xnn = [n for n in by_node if n.get("xnnpack_node")]
+    ops = [model.ops[i] for i in sorted(delegated)]
+    if not xnn or not ops:
+        return None
+    times: dict[str, float] = {}
+    j = 0
+    for op in ops:
+        kinds = XNNPACK_KINDS.get(op.name)
+        if kinds is None:
+            return None
+        spent = 0.0
+        while j < len(xnn) and xnn[j]["op"][5:].startswith(_XNN_HELPERS) and not any(
+                xnn[j]["op"][5:].startswith(k) for k in kinds):
+            spent += xnn[j]["ms"]
+            j += 1
+        if j >= len(xnn) or not xnn[j]["op"][5:].startswith(kinds):
+            return None
+        spent += xnn[j]["ms"]
+        j += 1
+        times[op.display_name] = times.get(op.display_name, 0.0) + spent
+    if j != len(xnn):
+        return None
+    for n in by_node:  # TFLite ops XNNPACK did not take were timed under their own names
+        if not n.get("xnnpack_node"):
+            times[n["op"]] = times.get(n["op"], 0.0) + n["ms"]
+    return times
 
 
 def op_breakdown(model: Any, op_times: dict[str, Any] | None,
@@ -356,7 +422,8 @@ def measure(model_path: str, delegate: str = "xnnpack", num_threads: int | None 
         runtime_ops = []
     result: dict[str, Any] = {
         "delegate": {"requested": delegate, "delegate_nodes": delegation["delegate_nodes"],
-                     "ops_delegated": len(delegation["delegated"]), "ops_total": delegation["total_ops"]},
+                     "ops_delegated": len(delegation["delegated"]), "ops_total": delegation["total_ops"],
+                     "delegated": delegation["delegated"]},
         "num_threads": num_threads,
         "load_ms": (t1 - t0) / 1e6, "allocate_ms": (t2 - t1) / 1e6, "init_ms": (t2 - t0) / 1e6,
         "first_inference_ms": (t4 - t3) / 1e6,

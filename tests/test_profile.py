@@ -41,7 +41,8 @@ def test_profile_two_models_real_numbers(tests_data):
         assert sum(row["mac_share"] for row in r["ops"]) == pytest.approx(1.0)
         assert all(row["time_ms"] is None for row in r["ops"])  # not requested
         assert "per-op time unavailable" in r["op_timing"]
-    assert results[0]["delegate"] == {"requested": "xnnpack", "delegate_nodes": 1, "ops_delegated": 7, "ops_total": 7}
+    assert results[0]["delegate"] == {"requested": "xnnpack", "delegate_nodes": 1, "ops_delegated": 7, "ops_total": 7,
+                                      "delegated": list(range(7))}
     assert results[1]["delegate"]["ops_delegated"] == 6  # int8 SOFTMAX stays on builtin kernels
     assert results[1]["fully_int8"] and not results[0]["fully_int8"]
     assert results[0]["vs_first"] == {"speedup": 1.0, "size_ratio": 1.0}
@@ -67,14 +68,30 @@ def test_op_profiling_builtin_kernels_names_every_op(tests_data):
     assert r["delegate"]["ops_delegated"] == 0
 
 
-def test_op_profiling_xnnpack_lists_xnnpack_operators(tests_data):
+def test_op_profiling_xnnpack_attributes_operators_to_tflite_ops(tests_data):
     (r,) = profile(tests_data / INT8, num_runs=20, op_profiling=True, num_threads=1)
-    names = [row["op"] for row in r["ops"]]
-    assert any(n.startswith("xnn: Convolution") for n in names)
-    softmax = next(row for row in r["ops"] if row["op"] == "SOFTMAX")
-    assert softmax["time_ms"] is not None  # outside XNNPACK: timed as a TFLite op
-    conv = next(row for row in r["ops"] if row["op"] == "CONV_2D")
-    assert conv["time_ms"] is None and conv["macs"] == 39_200  # inside XNNPACK: no invented time
+    assert "XNNPACK operators attributed to the TFLite ops" in r["op_timing"]
+    rows = {row["op"]: row for row in r["ops"]}
+    assert set(rows) == {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "MEAN", "SOFTMAX"}
+    assert all(row["time_ms"] is not None for row in rows.values())
+    assert rows["CONV_2D"]["time_ms"] > 0 and rows["CONV_2D"]["macs"] == 39_200
+
+
+def test_xnnpack_attribution_refuses_what_does_not_line_up(tests_data):
+    from edgecnn.profile import attribute_xnnpack
+    from edgecnn.tflite_file import read_tflite
+
+    model = read_tflite(tests_data / INT8)
+    names = ["Convolution (NHWC, QC8) IGEMM", "Convolution (NHWC, QC8) DWConv", "Fully Connected (NC, QS8, QC8W) GEMM",
+             "Max Pooling (NHWC, S8)", "Mean (ND) Reduce", "Static Reshape (NC)", "Fully Connected (NC, QS8, QC8W) GEMM"]
+    nodes = [{"node": i, "op": f"xnn: {n}", "ms": 0.001 * (i + 1), "xnnpack_node": True} for i, n in enumerate(names)]
+    nodes.append({"node": 6, "op": "SOFTMAX", "ms": 0.5, "xnnpack_node": False})
+    times = attribute_xnnpack(model, [0, 1, 2, 3, 4, 5], nodes)
+    assert times == pytest.approx({"CONV_2D": 0.001 + 0.003, "DEPTHWISE_CONV_2D": 0.002, "MAX_POOL_2D": 0.004,
+                                   "MEAN": 0.005, "FULLY_CONNECTED": 0.006 + 0.007, "SOFTMAX": 0.5})
+    swapped = nodes[:1] + [nodes[3]] + nodes[2:3] + [nodes[1]] + nodes[4:]  # DWConv where MAX_POOL belongs
+    assert attribute_xnnpack(model, [0, 1, 2, 3, 4, 5], swapped) is None
+    assert attribute_xnnpack(model, [0, 1, 2, 3, 4, 5], nodes[:-2] + nodes[-1:]) is None  # an op left over
 
 
 def test_input_npy_and_image(tests_data, tmp_path):
