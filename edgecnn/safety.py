@@ -79,7 +79,7 @@ def structural_problem(model: "TFLiteModel") -> str | None:
         for t in op.outputs:
             if t < 0:
                 return f"op {op.index} ({op.display_name}) has an output of -1"
-            if tensors[t].is_constant:
+            if tensors[t].is_constant and not tensors[t].is_variable:  # variables (RNN state) are written
                 return f"op {op.index} ({op.display_name}) writes into constant tensor {t} '{tensors[t].name}'"
             if t in graph_inputs:
                 return f"op {op.index} ({op.display_name}) writes into graph input {t}"
