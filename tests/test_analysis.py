@@ -150,15 +150,17 @@ def test_vgg16_receptive_field_and_macs():
     assert _row(a, "block5_pool").jump == (32, 32)
 
 
-def test_pruned_model_keeps_macs():
+def test_pruned_and_quantized_models_keep_macs():
     from edgecnn._tf import tfmot
 
-    inp = keras.Input((8, 8, 1))
-    x = L.Conv2D(4, 3, padding="same", name="c")(inp)
-    out = L.Dense(2, name="fc")(L.GlobalAveragePooling2D()(x))
-    model = keras.Model(inp, out)
+    # A Sequential model with an Input is a graph too.
+    model = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(4, 3, padding="same", name="c"),
+                              L.ReLU(name="r"), L.GlobalAveragePooling2D(name="g"), L.Dense(2, name="fc")])
     pruned = tfmot().sparsity.keras.prune_low_magnitude(model)
-    a, b = analyze_model(model), analyze_model(pruned)
-    assert b.macs == a.macs == 8 * 8 * 9 * 4 + 8
+    quantized = tfmot().quantization.keras.quantize_model(model)
+    a, b, q = analyze_model(model), analyze_model(pruned), analyze_model(quantized)
+    assert b.macs == q.macs == a.macs == 8 * 8 * 9 * 4 + 8
     assert _row(b, "prune_low_magnitude_c").type == "PruneLowMagnitude(Conv2D)"
     assert _row(b, "prune_low_magnitude_c").receptive_field == (3, 3)
+    assert _row(q, "quant_fc").type == "QuantizeWrapperV2(Dense)"
+    assert _row(q, "quant_fc").receptive_field == (8, 8)
