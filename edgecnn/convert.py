@@ -461,6 +461,27 @@ def explain_converter_error(text: str, variant: str) -> str:
     return f"cannot convert{layer}: {message[:240]}{hint}"
 
 
+def check_fully_integer(model_bytes: bytes, variant: str) -> None:
+    """An int8/uint8 model must have no float32 tensor: name the layers that stayed float and what to do."""
+    from edgecnn.tflite_file import read_tflite
+
+    info = read_tflite(model_bytes)
+    if not info.float_tensors():
+        return
+    culprits = []
+    for op in info.float_ops():
+        if op.name in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        names = [info.tensors[i].name for i in op.outputs if i >= 0]
+        match = _LAYER_IN_LOCATION.search((names[0] if names else "") + "/")
+        label = f"layer '{match.group(1)}' ({op.name})" if match else op.name
+        if label not in culprits:
+            culprits.append(label)
+    what = ", ".join(culprits[:3]) + (f" and {len(culprits) - 3} more" if len(culprits) > 3 else "")
+    raise EdgecnnError(f"{variant}: {what or 'some ops'} cannot run in int8 and stayed float32; try --dynamic or "
+                       "--fp16 (float activations), or replace that layer with int8-friendly ones")
+
+
 # ---- measurement ---------------------------------------------------------------------------------------
 
 def _gzip_size(data: bytes) -> int:
@@ -569,7 +590,13 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     if src.data is not None:
         from edgecnn.data import load_dataset
 
-        dataset = load_dataset(src.data, spec, seed=src.data_seed, limit=limit or src.data_limit)
+        dataset = load_dataset(src.data, spec, seed=src.data_seed, limit=src.data_limit)
+        if limit is not None and limit < len(dataset.x_train):
+            # Fewer fine-tuning/calibration images, the same held-out test split.
+            import dataclasses
+
+            keep = np.sort(np.random.default_rng(seed).permutation(len(dataset.x_train))[:limit])
+            dataset = dataclasses.replace(dataset, x_train=dataset.x_train[keep], y_train=dataset.y_train[keep])
         classes = int(model.outputs[0].shape[-1])
         if dataset.num_classes != classes:
             raise EdgecnnError(f"--data {src.data} has {dataset.num_classes} classes but the model outputs {classes}")
@@ -603,6 +630,9 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             info = _run_child(job, variant, workdir)
             produced[variant] = ((workdir / f"{variant}.tflite").read_bytes(), info)
 
+        for variant in wanted:
+            if variant in INTEGER_VARIANTS:
+                check_fully_integer(produced[variant][0], variant)
         results, test_images = _measure(produced, wanted, spec, dataset, eval_limit, log)
 
     for r in results:
@@ -747,18 +777,21 @@ def print_report(report: ConvertReport, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped/logged: do not squeeze the table into 80 columns
+            console = Console(width=max(console.width, 130))
     title = f"{report.model}: {report.test_images} test images through the LiteRT interpreter"
     table = Table(title=title)
-    for column in ("variant", "size", "× float32", "gzip", "accuracy", "agree fp32", "convert s", "XNNPACK",
-                   "file"):
-        table.add_column(column, justify="left" if column in ("variant", "XNNPACK", "file") else "right")
+    for column in ("variant", "size", "× fp32", "gzip", "accuracy", "agree", "conv s", "XNNPACK"):
+        table.add_column(column, justify="left" if column in ("variant", "XNNPACK") else "right")
     for r in report.variants:
         table.add_row(r.variant + (" (sparse)" if r.sparse_encoding else ""), _kb(r.size_bytes),
                       f"{r.ratio_to_float32:.3f}" if r.ratio_to_float32 else "-", _kb(r.gzip_bytes),
-                      _pct(r.accuracy), _pct(r.agreement_with_float32), f"{r.convert_seconds:.1f}", r.xnnpack,
-                      r.path or "-")
+                      _pct(r.accuracy), _pct(r.agreement_with_float32), f"{r.convert_seconds:.1f}", r.xnnpack)
     console.print(table)
+    for r in report.variants:
+        console.print(f"{r.variant}: {r.path}")
     if report.optimisations.get("prune") is not None:
         for r in report.variants:
             if r.layer_sparsity:
