@@ -217,9 +217,10 @@ class TFLiteModel:
         return {t: op.index for op in self.ops for t in op.outputs if t >= 0}
 
     def _through_dequantize(self, tensor_index: int) -> int:
-        """A float16/dynamic-range model feeds weights through DEQUANTIZE: return the stored constant."""
+        """Weights may reach an op through DEQUANTIZE (float16/dynamic-range models) or DENSIFY (TFLite's
+        sparse format): return the stored constant."""
         producer = self.producers().get(tensor_index)
-        if producer is not None and self.ops[producer].name == "DEQUANTIZE" and self.ops[producer].inputs:
+        if producer is not None and self.ops[producer].name in ("DEQUANTIZE", "DENSIFY") and self.ops[producer].inputs:
             source = self.ops[producer].inputs[0]
             if source >= 0 and self.tensors[source].is_constant:
                 return source

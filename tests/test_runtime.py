@@ -142,3 +142,8 @@ def test_runtime_half_imports_no_tensorflow():
             "edgecnn.inspect_model, edgecnn.predict, edgecnn.report, edgecnn.op_profiler, edgecnn.cli.runtime; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sparse_format_model_runs_on_xnnpack(tests_data):
+    info = run_in_child("edgecnn.safety:check_runs", {"model_path": str(tests_data / "tiny_sparse.tflite")})
+    assert info["total_ops"] == 5 and len(info["delegated"]) == 5

@@ -126,3 +126,17 @@ def test_custom_op_is_named(tests_data):
     model = read_tflite(tests_data / "tiny_cnn_custom_op.tflite")
     assert model.ops[-1].name == "CUSTOM" and model.ops[-1].custom_code == "EdgecnnNoSuchOp"
     assert "CUSTOM(EdgecnnNoSuchOp)" in model.op_histogram()
+
+
+def test_sparse_format_weights(tests_data):
+    """tiny_sparse: 80% zero weights stored compressed (DENSIFY in front of the conv and the FC)."""
+    model = read_tflite(tests_data / "tiny_sparse.tflite")
+    assert model.op_histogram()["DENSIFY"] == 2
+    weights = model.weight_tensors()
+    assert len(weights) == 2 and all(t.sparse_format for t in weights)
+    assert {t.shape for t in weights} == {(8, 3, 3, 4), (16, 288)}
+    for t in weights:
+        assert t.data.size < t.num_elements  # only the non-zeros are stored
+    assert model.weight_sparsity == pytest.approx(0.8, abs=0.03)
+    assert model.params == 288 + 8 + 4608  # conv weights + conv bias + FC weights (dense counts)
+    assert model.macs == 6 * 6 * 8 * 9 * 4 + 16 * 288

@@ -20,6 +20,8 @@ Files written:
 - tiny_cnn_int8.tflite     the same weights, full int8 with int8 input/output
 - tiny_cnn_custom_op.tflite the float32 model with its SOFTMAX turned into a custom op "EdgecnnNoSuchOp" that no
                            runtime has (a valid flatbuffer the interpreter cannot run)
+- tiny_sparse.tflite       6×6×4 → Conv2D(8, 3×3) → Flatten → Dense(16), 80% of the weights zero, stored in
+                           TFLite's sparse format (DENSIFY ops)
 """
 from __future__ import annotations
 
@@ -104,6 +106,27 @@ def with_custom_op(model_bytes: bytes) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+def sparse_model(seed: int = 0) -> bytes:
+    """A small conv + dense model with 80% zero weights, converted with TFLite's sparse weight format
+    (``Optimize.EXPERIMENTAL_SPARSITY``: weights stored compressed, DENSIFY ops in front)."""
+    from edgecnn._tf import keras, tf
+
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((6, 6, 4), name="x")
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv")(inp)
+    x = keras.layers.Flatten(name="flat")(x)
+    out = keras.layers.Dense(16, name="fc")(x)
+    model = keras.Model(inp, out, name="tiny_sparse")
+    for layer in model.layers:
+        if layer.weights:
+            weights = layer.get_weights()
+            weights[0][rng.random(weights[0].shape) < 0.8] = 0.0
+            layer.set_weights(weights)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    return conv.convert()
+
+
 def main() -> None:
     model, x_train = build_and_train()
     float_bytes, int8_bytes = convert(model, x_train)
@@ -111,7 +134,8 @@ def main() -> None:
     (OUT / "tiny_cnn_float32.tflite").write_bytes(float_bytes)
     (OUT / "tiny_cnn_int8.tflite").write_bytes(int8_bytes)
     (OUT / "tiny_cnn_custom_op.tflite").write_bytes(with_custom_op(float_bytes))
-    for name in ("tiny_cnn_float32", "tiny_cnn_int8", "tiny_cnn_custom_op"):
+    (OUT / "tiny_sparse.tflite").write_bytes(sparse_model())
+    for name in ("tiny_cnn_float32", "tiny_cnn_int8", "tiny_cnn_custom_op", "tiny_sparse"):
         print(f"{name}.tflite: {(OUT / f'{name}.tflite').stat().st_size} bytes")
 
 
