@@ -30,10 +30,13 @@ def efficientnet_b0(input_shape=(224, 224, 3), num_classes=1000, width=1.0, acti
     The squeeze-excite ``Multiply`` needs an output-quantising QuantizeConfig for QAT (edgecnn.optimize).
     """
     blocks.check_activation(activation, ("swish", "relu6"), "efficientnet_b0")
+    # BatchNorm momentum 0.9 (PyTorch's default) rather than Keras' 0.99: slower moving statistics leave
+    # test accuracy at chance for the first epochs of a short training run.
+    bn = dict(bn_epsilon=1e-3, bn_momentum=0.9)
     chosen = blocks.resolve_stem(stem, input_shape, model="efficientnet_b0", imagenet_stride=32, small_stride=16)
     inputs = layers.Input(shape=input_shape, name="input")
     x = blocks.conv_bn_act(inputs, blocks.make_divisible(32 * width), 3, 2 if chosen == "imagenet" else 1,
-                           activation=activation, name="stem")
+                           activation=activation, name="stem", **bn)
     total = sum(r for _, r, _, _, _ in _B0)
     index = 0
     for kernel, repeats, out, expansion, stride in _B0:
@@ -45,8 +48,8 @@ def efficientnet_b0(input_shape=(224, 224, 3), num_classes=1000, width=1.0, acti
                 strides=stride if i == 0 else 1, activation=activation, name=f"block{index}",
                 # SE squeezes to a quarter of the block's *input* channels (not the expanded ones).
                 se_channels=max(1, int(in_channels * 0.25)), se_activation=activation, se_gate="sigmoid",
-                drop_rate=drop_connect * index / total)
+                drop_rate=drop_connect * index / total, **bn)
             index += 1
-    x = blocks.conv_bn_act(x, blocks.make_divisible(1280 * width), 1, activation=activation, name="top")
+    x = blocks.conv_bn_act(x, blocks.make_divisible(1280 * width), 1, activation=activation, name="top", **bn)
     outputs = blocks.classifier_head(x, num_classes, dropout=dropout)
     return blocks.keras.Model(inputs, outputs, name="efficientnet_b0")

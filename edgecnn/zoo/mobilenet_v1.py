@@ -29,12 +29,15 @@ def mobilenet_v1(input_shape=(224, 224, 3), num_classes=1000, width=1.0, activat
     overall, 28 px → 2×2 at the end; ``min_input`` 16, the ImageNet stem needs 32).
     """
     blocks.check_activation(activation, ("relu6", "relu"), "mobilenet_v1")
+    # BatchNorm momentum 0.9 (PyTorch's default) rather than Keras' 0.99: slower moving statistics leave
+    # test accuracy at chance for the first epochs of a short training run.
+    bn = dict(bn_epsilon=1e-3, bn_momentum=0.9)
     chosen = blocks.resolve_stem(stem, input_shape, model="mobilenet_v1", imagenet_stride=32, small_stride=16)
     inputs = layers.Input(shape=input_shape, name="input")
     x = blocks.conv_bn_act(inputs, int(32 * width), 3, 2 if chosen == "imagenet" else 1,
-                           activation=activation, name="stem")
+                           activation=activation, name="stem", **bn)
     for i, (filters, strides) in enumerate(_LAYERS, start=1):
-        x = blocks.dwconv_bn_act(x, 3, strides, activation=activation, name=f"block{i}_depthwise")
-        x = blocks.conv_bn_act(x, int(filters * width), 1, activation=activation, name=f"block{i}_pointwise")
+        x = blocks.dwconv_bn_act(x, 3, strides, activation=activation, name=f"block{i}_depthwise", **bn)
+        x = blocks.conv_bn_act(x, int(filters * width), 1, activation=activation, name=f"block{i}_pointwise", **bn)
     outputs = blocks.classifier_head(x, num_classes, dropout=dropout)
     return blocks.keras.Model(inputs, outputs, name="mobilenet_v1")

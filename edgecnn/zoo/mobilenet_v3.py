@@ -26,7 +26,9 @@ def _mobilenet_v3(name, config, last_conv, head, input_shape, num_classes, width
     # HARD_SWISH); "RE" layers stay ReLU. The SE gate stays hard-sigmoid: it converts to ADD/RELU6/MUL,
     # which every target runs.
     hs = activation
-    bn = dict(bn_epsilon=1e-3, bn_momentum=0.99)
+    # BatchNorm momentum 0.9 (PyTorch's default) rather than Keras' 0.999: slower moving statistics leave
+    # test accuracy at chance for the first epochs of a short training run.
+    bn = dict(bn_epsilon=1e-3, bn_momentum=0.9)
     inputs = layers.Input(shape=input_shape, name="input")
     x = blocks.conv_bn_act(inputs, 16, 3, 2 if chosen == "imagenet" else 1, activation=hs, name="stem", **bn)
     for i, (k, exp, out, se, act, s) in enumerate(config):
