@@ -148,7 +148,7 @@ def test_knobs():
     assert swish.get_layer("conv1_swish").activation is keras.activations.swish
     assert create_model("vgg11", (32, 32, 1), 10, batch_norm=True).get_layer("block1_conv1_bn")
     assert create_model("lenet5", activation="relu").get_layer("c1_relu")
-    paper = create_model("googlenet", five_kernel=5, width=1.0)
+    paper = create_model("googlenet", (32, 32, 1), 10, five_kernel=5, width=0.25)
     assert paper.get_layer("inception3a_b3_conv").kernel_size == (5, 5)
     with pytest.raises(UsageError, match="width must be positive"):
         create_model("simple_cnn", (28, 28, 1), 10, width=0)
