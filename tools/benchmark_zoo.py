@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default="", help="comma-separated families or model names (default: all)")
     parser.add_argument("--quick", action="store_true", help="tiny data, few timing runs (a smoke test)")
     parser.add_argument("--out", default=str(ROOT / "docs"), help="where BENCHMARKS.md, benchmarks.json, img/ go")
-    parser.add_argument("--work", default=None, help="where run folders and .tflite files go (default: <out>/../.benchmark)")
+    parser.add_argument("--work", default=None, help="where run folders and .tflite files go (default: ~/.cache/edgecnn/benchmark)")
     parser.add_argument("--tables", default="small,canonical", help="small, canonical or both")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None, help="training images")
@@ -457,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
 
     console = Console(stderr=True)
     out = Path(args.out)
-    work = Path(args.work) if args.work else out.resolve().parent / ".benchmark"
+    # Run folders and .tflite files (hundreds of MB for VGG at 224 px) stay out of the source tree.
+    work = Path(args.work) if args.work else Path.home() / ".cache" / "edgecnn" / "benchmark"
     cache_path = out / "benchmarks.json"
     cache = load_cache(cache_path)
     settings = settings_for(args)
