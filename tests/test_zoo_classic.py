@@ -150,8 +150,10 @@ def test_knobs():
     assert create_model("lenet5", activation="relu").get_layer("c1_relu")
     paper = create_model("googlenet", (32, 32, 1), 10, five_kernel=5, width=0.25)
     assert paper.get_layer("inception3a_b3_conv").kernel_size == (5, 5)
-    with pytest.raises(UsageError, match="width must be positive"):
+    with pytest.raises(UsageError, match="simple_cnn: width must be positive"):
         create_model("simple_cnn", (28, 28, 1), 10, width=0)
+    with pytest.raises(UsageError, match="resnet18: activation must be one of relu, relu6"):
+        create_model("resnet18", (32, 32, 1), 10, activation="rleu")
     with pytest.raises(UsageError, match="has no option depth"):
         create_model("resnet18", depth=3)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from edgecnn._tf import keras
 from edgecnn.zoo.blocks import activation_layer
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
 
 layers = keras.layers
 
@@ -23,6 +23,7 @@ def alexnet(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0, act
     below 64 px. torchvision's adaptive 6×6 average pool is the identity at 224 px and is left out: at other
     sizes the first FC takes the flattened final map as it is (its size follows the input).
     """
+    check_knobs("alexnet", width, activation)
     chosen = choose_stem(stem, input_shape, model="alexnet", imagenet_min=63, small_min=15)
     act = activation
 

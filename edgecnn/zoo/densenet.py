@@ -4,7 +4,7 @@ from __future__ import annotations
 from edgecnn._tf import keras
 from edgecnn.zoo.blocks import activation_layer, conv_bn_act
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
 
 layers = keras.layers
 
@@ -48,6 +48,7 @@ def densenet121(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0,
     Stem ``imagenet``: 7×7/2 conv (2·growth) → BN → act → 3×3/2 max-pool (32× overall, needs ≥ 32 px);
     ``small``: 3×3/1 conv → BN → act (8× overall, needs ≥ 8 px); ``auto`` picks small below 64 px.
     """
+    check_knobs("densenet121", width, activation)
     chosen = choose_stem(stem, input_shape, model="densenet121", imagenet_min=32, small_min=8)
     growth = scaled(32, width)
     inputs = keras.Input(input_shape, name="input")

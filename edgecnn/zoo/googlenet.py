@@ -4,7 +4,7 @@ from __future__ import annotations
 from edgecnn._tf import keras
 from edgecnn.zoo.blocks import conv_bn_act
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
 
 layers = keras.layers
 
@@ -46,6 +46,7 @@ def googlenet(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0, a
     ``small`` is 3×3/1 conv → 1×1 → 3×3 → 3×3/2 pool (8× overall, needs ≥ 8 px, so 32 px ends at 4×4);
     ``auto`` picks small below 64 px. Channels × ``width``.
     """
+    check_knobs("googlenet", width, activation)
     chosen = choose_stem(stem, input_shape, model="googlenet", imagenet_min=32, small_min=8)
     cba = dict(activation=activation, bn_epsilon=1e-3)
     inputs = keras.Input(input_shape, name="input")

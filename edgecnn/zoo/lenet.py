@@ -4,7 +4,7 @@ from __future__ import annotations
 from edgecnn._tf import keras
 from edgecnn.zoo.blocks import activation_layer
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
 
 layers = keras.layers
 
@@ -24,6 +24,7 @@ def lenet5(input_shape=(32, 32, 1), num_classes=10, width: float = 1.0, activati
     usually built, equivalent to the paper's 2-pixel border); ``auto`` picks small below 32 px.
     The paper's scaled tanh and RBF output are replaced by tanh and softmax.
     """
+    check_knobs("lenet5", width, activation)
     chosen = choose_stem(stem, input_shape, model="lenet5", imagenet_min=32, small_min=28, small_below=32,
                           large="classic")
     inputs = keras.Input(input_shape, name="input")

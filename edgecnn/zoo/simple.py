@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from edgecnn._tf import keras
 from edgecnn.errors import UsageError
-from edgecnn.zoo.blocks import activation_layer, conv_bn_act
+from edgecnn.zoo.blocks import activation_layer, check_activation, conv_bn_act
 from edgecnn.zoo.registry import register_model
 
 layers = keras.layers
@@ -35,6 +35,17 @@ def choose_stem(stem: str, input_shape: tuple[int, int, int], *, model: str, ima
     return chosen
 
 
+#: Activations the classic families accept (what :func:`edgecnn.zoo.blocks.activation_layer` builds).
+ACTIVATIONS = ("relu", "relu6", "swish", "silu", "gelu", "hard_swish", "tanh", "sigmoid")
+
+
+def check_knobs(model: str, width: float, activation: str) -> None:
+    """One-line UsageErrors for the knobs every classic family has (a user's typo, not a bug)."""
+    if not width > 0:
+        raise UsageError(f"{model}: width must be positive, got {width}")
+    check_activation(activation, ACTIVATIONS, model)
+
+
 def scaled(channels: int, width: float) -> int:
     """Channels times the width multiplier, at least 1 (classic nets have no divisibility rule)."""
     if width <= 0:
@@ -53,6 +64,7 @@ def simple_cnn(input_shape=(224, 224, 3), num_classes=10, width: float = 1.0, ac
     statistics that Keras counts too), 1.94 G MACs. At 28×28×1: 0.06 G MACs.
     Three 2× pools need at least 8×8 pixels.
     """
+    check_knobs("simple_cnn", width, activation)
     inputs = keras.Input(input_shape, name="input")
     x = inputs
     for i, filters in enumerate((64, 128, 256), start=1):

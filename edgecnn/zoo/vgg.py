@@ -4,7 +4,7 @@ from __future__ import annotations
 from edgecnn._tf import keras
 from edgecnn.zoo.blocks import activation_layer
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
 
 layers = keras.layers
 
@@ -20,6 +20,7 @@ def _vgg(name, input_shape, num_classes, width, activation, stem, batch_norm, dr
     the last pool (16×, needs ≥ 16 px, so 28 px ends at 1×1 and 32 px at 2×2); ``auto`` picks small below
     64 px. The first FC takes the flattened final map (7×7×512 at 224 px, as the paper).
     """
+    check_knobs(name, width, activation)
     chosen = choose_stem(stem, input_shape, model=name, imagenet_min=32, small_min=16)
     inputs = keras.Input(input_shape, name="input")
     x = inputs
