@@ -12,6 +12,8 @@ from edgecnn import runs
 from edgecnn.errors import EdgecnnError, UsageError
 from edgecnn.preprocess import PreprocessSpec, to_float_input
 
+from conftest import run_cli
+
 pytestmark = pytest.mark.tf
 
 TINY = {"width": 0.25}  # simple_cnn with 16/32/64 filters: trains 300 images in a few seconds
@@ -212,7 +214,6 @@ def test_cli_without_tensorflow_names_the_train_extra(cli, tmp_path):
 
 @pytest.mark.slow
 def test_cli_trains_digits_with_a_time_budget(cli, tmp_path):
-    images = Path(__file__).resolve().parent / "data" / "images" / "shapes"
     proc = cli("train", "simple_cnn", "--data", "digits", "--limit", "200", "--epochs", "4", "--width", "0.25",
                "--max-minutes", "0.001", "-o", "out", "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -224,14 +225,48 @@ def test_cli_trains_digits_with_a_time_budget(cli, tmp_path):
     # digits are 8x8: bilinear up to the model's 28x28 small input.
     assert config["data"]["resize"] == "bilinear" and config["input_shape"] == [28, 28, 1]
     assert runs.read_labels(run) == [str(d) for d in range(10)]
-    # An image folder of colour photos: 3 channels by default, its sorted class names as labels.
-    proc = cli("train", "simple_cnn", "--data", str(images), "--epochs", "1", "--width", "0.25", "-q",
-               cwd=tmp_path)
+
+
+@pytest.mark.slow
+def test_image_folder_training(trainmod, tmp_path, capsys):
+    """A folder of colour images: 3 channels by default, bilinear resize, sorted class names as labels."""
+    images = Path(__file__).resolve().parent / "data" / "images" / "shapes"
+    result = trainmod.train("simple_cnn", images, epochs=1, runs_root=tmp_path, verbose=False, **TINY)
+    assert "skipped 1 unreadable image" in capsys.readouterr().err
+    config = json.loads((result.run_dir / "config.json").read_text())
+    assert config["input_shape"] == [28, 28, 3] and config["data"]["resize"] == "bilinear"
+    assert config["data"]["source"] == str(images)
+    assert runs.read_labels(result.run_dir) == ["circle", "square"]
+    # 15% of 7 circles and of 8 squares for test and for validation: one image of each class each.
+    assert result.metrics["images"] == {"train": 11, "val": 2, "test": 2}
+
+
+@pytest.mark.slow
+def test_cli_killed_run_resumes(tmp_path):
+    """`kill` (SIGTERM) in the middle of training, then --resume: continues, does not start over."""
+    import signal
+    import subprocess
+    import time
+
+    cmd = [sys.executable, "-m", "edgecnn", "train", "simple_cnn", "--limit", "300", "--width", "0.25",
+           "--epochs", "40", "--batch-size", "100", "-o", "run"]
+    child = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state_file = tmp_path / "run" / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 240
+    while not state_file.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    assert "--resume -o run" in err and "Interrupted" in err
+    state = json.loads(state_file.read_text())
+    assert 1 <= state["epoch"] < 40 and not runs.is_complete(tmp_path / "run")
+    epochs = state["epoch"] + 1
+    proc = run_cli("train", "simple_cnn", "--resume", "-o", "run", "--epochs", str(epochs), "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "skipped 1 unreadable image" in proc.stderr
-    run = tmp_path / "runs" / "simple_cnn"
-    assert json.loads((run / "config.json").read_text())["input_shape"] == [28, 28, 3]
-    assert runs.read_labels(run) == ["circle", "square"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == epochs and len(metrics["history"]["loss"]) == epochs
+    assert metrics["history"]["loss"][: state["epoch"]] == state["history"]["loss"]
 
 
 def test_early_stopping_state_and_checkpoint_files(trainmod, tmp_path):
