@@ -26,7 +26,8 @@ def efficientnet_b0(input_shape=(224, 224, 3), num_classes=1000, width=1.0, acti
     resolution, not done here), ``activation`` "swish" (paper) or "relu6" (for int8/Edge TPU targets, as in
     EfficientNet-Lite; the SE gate stays sigmoid), ``dropout`` before the classifier (0.2),
     ``drop_connect`` (stochastic depth, rising linearly to 0.2 over the blocks, as in the reference),
-    ``stem`` "auto"|"imagenet"|"small" (small: stride-1 first conv, 16× downsampling, ``min_input`` 16).
+    ``stem`` "auto"|"imagenet"|"small" (small, auto below 64 px: the last stride-2 block keeps stride 1, so
+    16× downsampling and ``min_input`` 16; see blocks.small_input_strides).
     The squeeze-excite ``Multiply`` needs an output-quantising QuantizeConfig for QAT (edgecnn.optimize).
     """
     blocks.check_activation(activation, ("swish", "relu6"), "efficientnet_b0")
@@ -35,21 +36,20 @@ def efficientnet_b0(input_shape=(224, 224, 3), num_classes=1000, width=1.0, acti
     bn = dict(bn_epsilon=1e-3, bn_momentum=0.9)
     chosen = blocks.resolve_stem(stem, input_shape, model="efficientnet_b0", imagenet_stride=32, small_stride=16)
     inputs = layers.Input(shape=input_shape, name="input")
-    x = blocks.conv_bn_act(inputs, blocks.make_divisible(32 * width), 3, 2 if chosen == "imagenet" else 1,
-                           activation=activation, name="stem", **bn)
-    total = sum(r for _, r, _, _, _ in _B0)
-    index = 0
-    for kernel, repeats, out, expansion, stride in _B0:
-        filters = blocks.make_divisible(out * width)
-        for i in range(repeats):
-            in_channels = int(x.shape[-1])
-            x = blocks.inverted_residual(
-                x, expanded=in_channels * expansion, filters=filters, kernel_size=kernel,
-                strides=stride if i == 0 else 1, activation=activation, name=f"block{index}",
-                # SE squeezes to a quarter of the block's *input* channels (not the expanded ones).
-                se_channels=max(1, int(in_channels * 0.25)), se_activation=activation, se_gate="sigmoid",
-                drop_rate=drop_connect * index / total, **bn)
-            index += 1
+    x = blocks.conv_bn_act(inputs, blocks.make_divisible(32 * width), 3, 2, activation=activation, name="stem",
+                           **bn)
+    plan = [(k, out, e, s if i == 0 else 1) for k, r, out, e, s in _B0 for i in range(r)]
+    strides = [row[-1] for row in plan]
+    if chosen == "small":
+        strides = blocks.small_input_strides(strides)
+    for index, ((kernel, out, expansion, _), stride) in enumerate(zip(plan, strides)):
+        in_channels = int(x.shape[-1])
+        x = blocks.inverted_residual(
+            x, expanded=in_channels * expansion, filters=blocks.make_divisible(out * width), kernel_size=kernel,
+            strides=stride, activation=activation, name=f"block{index}",
+            # SE squeezes to a quarter of the block's *input* channels (not the expanded ones).
+            se_channels=max(1, int(in_channels * 0.25)), se_activation=activation, se_gate="sigmoid",
+            drop_rate=drop_connect * index / len(plan), **bn)
     x = blocks.conv_bn_act(x, blocks.make_divisible(1280 * width), 1, activation=activation, name="top", **bn)
     outputs = blocks.classifier_head(x, num_classes, dropout=dropout)
     return blocks.keras.Model(inputs, outputs, name="efficientnet_b0")

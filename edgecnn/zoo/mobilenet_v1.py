@@ -25,8 +25,9 @@ def mobilenet_v1(input_shape=(224, 224, 3), num_classes=1000, width=1.0, activat
     Knobs: ``width``; ``activation`` "relu6" (as in the TF reference) or "relu" (paper); ``dropout`` before
     the classifier (Keras' 1e-3); ``stem`` "auto"|"imagenet"|"small".
 
-    Small inputs: the "small" stem (auto below 64 px) makes the first conv stride 1 (16× downsampling
-    overall, 28 px → 2×2 at the end; ``min_input`` 16, the ImageNet stem needs 32).
+    Small inputs: the "small" layout (auto below 64 px) keeps the last stride-2 layer (to 1024 channels) at
+    stride 1: 16× downsampling, 28 px → 2×2 at the end (``min_input`` 16; the ImageNet layout needs 32);
+    see blocks.small_input_strides.
     """
     blocks.check_activation(activation, ("relu6", "relu"), "mobilenet_v1")
     # BatchNorm momentum 0.9 (PyTorch's default) rather than Keras' 0.99: slower moving statistics leave
@@ -34,9 +35,11 @@ def mobilenet_v1(input_shape=(224, 224, 3), num_classes=1000, width=1.0, activat
     bn = dict(bn_epsilon=1e-3, bn_momentum=0.9)
     chosen = blocks.resolve_stem(stem, input_shape, model="mobilenet_v1", imagenet_stride=32, small_stride=16)
     inputs = layers.Input(shape=input_shape, name="input")
-    x = blocks.conv_bn_act(inputs, int(32 * width), 3, 2 if chosen == "imagenet" else 1,
-                           activation=activation, name="stem", **bn)
-    for i, (filters, strides) in enumerate(_LAYERS, start=1):
+    x = blocks.conv_bn_act(inputs, int(32 * width), 3, 2, activation=activation, name="stem", **bn)
+    strides = [s for _, s in _LAYERS]
+    if chosen == "small":
+        strides = blocks.small_input_strides(strides)
+    for i, ((filters, _), strides) in enumerate(zip(_LAYERS, strides), start=1):
         x = blocks.dwconv_bn_act(x, 3, strides, activation=activation, name=f"block{i}_depthwise", **bn)
         x = blocks.conv_bn_act(x, int(filters * width), 1, activation=activation, name=f"block{i}_pointwise", **bn)
     outputs = blocks.classifier_head(x, num_classes, dropout=dropout)

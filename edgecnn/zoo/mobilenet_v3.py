@@ -30,8 +30,11 @@ def _mobilenet_v3(name, config, last_conv, head, input_shape, num_classes, width
     # test accuracy at chance for the first epochs of a short training run.
     bn = dict(bn_epsilon=1e-3, bn_momentum=0.9)
     inputs = layers.Input(shape=input_shape, name="input")
-    x = blocks.conv_bn_act(inputs, 16, 3, 2 if chosen == "imagenet" else 1, activation=hs, name="stem", **bn)
-    for i, (k, exp, out, se, act, s) in enumerate(config):
+    x = blocks.conv_bn_act(inputs, 16, 3, 2, activation=hs, name="stem", **bn)
+    strides = [row[-1] for row in config]
+    if chosen == "small":
+        strides = blocks.small_input_strides(strides)
+    for i, ((k, exp, out, se, act, _), s) in enumerate(zip(config, strides)):
         expanded = blocks.make_divisible(exp * width)
         x = blocks.inverted_residual(
             x, expanded=expanded, filters=blocks.make_divisible(out * width), kernel_size=k, strides=s,
@@ -62,7 +65,8 @@ def mobilenet_v3_large(input_shape=(224, 224, 3), num_classes=1000, width=1.0, a
 
     Knobs: ``width`` (alpha; channels rounded to multiples of 8), ``activation`` "hard_swish" (paper) or
     "relu6" (Edge TPU–friendly: no HARD_SWISH op), ``dropout`` before the classifier (0.2), ``stem``
-    "auto"|"imagenet"|"small" (small: stride-1 first conv, 16× downsampling, ``min_input`` 16).
+    "auto"|"imagenet"|"small" (small, auto below 64 px: the last stride-2 block keeps stride 1, so 16×
+    downsampling and ``min_input`` 16; see blocks.small_input_strides).
     """
     return _mobilenet_v3("mobilenet_v3_large", _LARGE, 960, 1280, input_shape, num_classes, width, activation,
                          dropout, stem)
