@@ -381,14 +381,26 @@ def _convert_in_this_process(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _first_run(model_bytes: bytes) -> dict[str, Any]:
-    """Load with the default delegate, allocate and invoke once on zeros; report what XNNPACK took."""
+    """Load with the default delegate, allocate and invoke once on zeros; report what XNNPACK took.
+
+    When XNNPACK refuses the model ("failed to create XNNPACK runtime", e.g. a MUL scale ratio below 2^-16)
+    the model is run once more on the builtin kernels, so the parent can say "refused" rather than fail.
+    """
     from edgecnn.runtime import delegated_ops, make_interpreter
 
-    interp = make_interpreter(model_bytes, num_threads=1)
-    interp.allocate_tensors()
-    detail = interp.get_input_details()[0]
-    interp.set_tensor(detail["index"], np.zeros(detail["shape"], dtype=detail["dtype"]))
-    interp.invoke()
+    def run(delegate: str):
+        interp = make_interpreter(model_bytes, num_threads=1, delegate=delegate)
+        interp.allocate_tensors()
+        detail = interp.get_input_details()[0]
+        interp.set_tensor(detail["index"], np.zeros(detail["shape"], dtype=detail["dtype"]))
+        interp.invoke()
+        return interp
+
+    try:
+        interp = run("xnnpack")
+    except RuntimeError as exc:
+        run("none")  # the builtin kernels must run it; if not, the error goes to the parent
+        return {"xnnpack": "refused", "xnnpack_error": str(exc).strip().splitlines()[0][:200]}
     info = delegated_ops(interp)
     total = info.get("total_ops")
     taken = len(info.get("delegated") or [])
@@ -802,7 +814,10 @@ def print_report(report: ConvertReport, console=None) -> None:
     for note in report.notes:
         console.print(f"note: {note}")
     if report.edgetpu:
-        console.print(f"Edge TPU: {report.edgetpu}")
+        tpu = report.edgetpu
+        console.print(f"Edge TPU: {tpu.get('error') or tpu.get('message') or tpu.get('edgetpu_model') or 'done'}")
+        if tpu.get("install"):
+            console.print(f"  {tpu['install']}")
     if report.report_path:
         console.print(f"report: {report.report_path}")
 

@@ -1,18 +1,21 @@
 """`edgecnn convert` end to end: every zoo family to full int8, pruning, QAT, user models, bad input.
 
 What is tested honestly, and what is not:
-- Every registered family is built at its small input with a small ``width``, trained for a few dozen steps
-  on real Fashion-MNIST images (so BatchNorm statistics and the weights are real, though far from converged),
-  converted to full int8 (int8 I/O) by the same code ``edgecnn convert`` uses, and run in the LiteRT
-  interpreter on held-out test images. Checked: int8 input, zero float32 tensors, XNNPACK takes the graph,
-  and top-1 agreement with the float32 .tflite of the same model ≥ ``AGREEMENT``.
-- Why ``AGREEMENT = 0.80`` and not 0.99: a barely trained network has many near-ties between classes, and
-  int8 rounding flips exactly those; well-trained models agree ≥ 0.97 (see the numbers in the report).
-  A broken conversion (wrong scale, float ops, missing requantisation) agrees at chance level (~0.1).
+- Every registered family is built at its small input with ``width=0.25`` and **untrained weights**, with
+  real BatchNorm statistics from one batch of Fashion-MNIST images (so activations have realistic ranges for
+  calibration), converted to full int8 (int8 I/O) by the same code ``edgecnn convert`` runs in its child
+  processes, and run in the LiteRT interpreter on 200 real test images. Checked: int8 input, zero float32
+  tensors, XNNPACK takes the graph, the float model is not degenerate (≥3 predicted classes), and top-1
+  agreement with the float32 .tflite of the same model ≥ ``AGREEMENT``.
+- Why ``AGREEMENT = 0.80`` and not 0.99: an untrained network's class scores are close together, and int8
+  rounding flips exactly the near-ties; trained models agree ≥ 0.95 (the digits test below, and the benchmark
+  numbers). A broken conversion (wrong scale, float ops, missing requantisation) agrees at chance (~0.1–0.3).
+- QAT runs for the families with layers the default quantize registry rejects (custom hard-swish, squeeze-
+  excite Multiply, LayerNormalization, BN not after a conv, AveragePooling2D), with a 2-step fine-tune.
 - Families run several to a child process (conversion and a first run of a new model can crash the process),
-  with their results written as JSON that the tests read.
-Accuracy targets (int8 within 0.5 points of float32) need fully trained runs: measured in the benchmark
-numbers of the report, not as timed tests.
+  two children in parallel, their results written as JSON that the tests read.
+- Accuracy targets (int8 within 0.5 points of float32) need fully trained runs: they are measured by the
+  benchmark in the report, not here. The digits tests use a really trained (tiny) model and check accuracy.
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ import numpy as np
 import pytest
 
 AGREEMENT = 0.80
-TRAIN_IMAGES = 640
+TRAIN_IMAGES = 128  # one batch for the BN statistics
+QAT_IMAGES = 64
 TEST_IMAGES = 200
 WIDTH = 0.25
 # Families whose QAT path is exercised too: the ones with layers the default registry rejects (custom
@@ -59,13 +63,11 @@ def _family_job(names: list[str], out_dir: str) -> None:
         model = create_model(name, input_shape=shape, num_classes=10,
                              **({"width": WIDTH} if "width" in spec_model.knobs else {}))
         data = optimize.FineTuneData(ds.x_train[:TRAIN_IMAGES], ds.y_train[:TRAIN_IMAGES], spec)
-        for layer in model.layers:  # BN statistics from the last few batches, not from 20 steps at 0.99
-            if type(layer).__name__ == "BatchNormalization":
-                layer.momentum = 0.5
-        optimize._fit(model, data, epochs=1, batch_size=32, learning_rate=2e-3, seed=0)
+        _calibrate_batchnorm(model, data)
         models = {"base": model}
         if name in QAT_FAMILIES:
-            models["qat"] = optimize.quantize_aware(model, data=data, epochs=1, batch_size=32,
+            small = optimize.FineTuneData(data.x[:QAT_IMAGES], data.y[:QAT_IMAGES], spec)
+            models["qat"] = optimize.quantize_aware(model, data=small, epochs=1, batch_size=32,
                                                     custom_objects=optimize.zoo_custom_objects())
         work = out / name
         work.mkdir(parents=True, exist_ok=True)
@@ -95,6 +97,21 @@ def _family_job(names: list[str], out_dir: str) -> None:
             result[key]["agreement"] = agreement(np.array(result[key]["predictions"]), np.array(base))
         result["seconds"] = round(time.time() - t0, 1)
         (out / f"{name}.json").write_text(json.dumps(result))
+
+
+def _calibrate_batchnorm(model, data) -> None:
+    """Untrained weights, real BatchNorm statistics: one forward pass in training mode with momentum 0 sets
+    every BN layer's moving mean/variance to its statistics on real images (no gradient step: fast)."""
+    import tensorflow as tf
+
+    bns = [layer for layer in model.layers if type(layer).__name__ == "BatchNormalization"]
+    for layer in bns:
+        layer.momentum = 0.0
+    x = next(iter(data.tf_dataset(TRAIN_IMAGES, shuffle=False)))[0]
+    model(x, training=True)
+    for layer in bns:
+        layer.momentum = 0.99
+    del tf
 
 
 def _run_family_children(names: list[str], out: Path, groups: int = 2) -> dict[str, dict]:
@@ -143,8 +160,8 @@ def test_every_family_converts_to_full_int8(family_results, name):
     assert int8["xnnpack"] != "refused"
     assert int8["agreement"] >= AGREEMENT, (name, int8["agreement"], int8["accuracy"],
                                             result["base_float32"]["accuracy"])
-    # The model learnt something from 640 images, and the int8 file computes it: well above chance (0.10).
-    assert result["base_float32"]["accuracy"] > 0.2
+    # Not a degenerate model whose agreement would be trivial: it predicts several classes.
+    assert len(set(result["base_float32"]["predictions"])) >= 3
     assert int8["size"] < result["base_float32"]["size"] * 0.5
 
 
@@ -261,7 +278,7 @@ def test_run_dir_prune_then_prune_preserving_qat_shows_zeros_in_file(user_model,
 
 
     run = _make_run_dir(user_model, tmp_path)
-    proc = cli("convert", str(run), "--int8", "--prune", "0.5", "--qat", "--epochs", "2")
+    proc = cli("convert", str(run), "--int8", "--prune", "0.5", "--qat", "--epochs", "2", "--edgetpu")
     assert proc.returncode == 0, proc.stderr[-3000:]
     tflite = run / "tflite" / "digitsnet_pruned50_qat_int8.tflite"
     assert tflite.exists() and (tflite.parent / "preprocess.json").exists()
@@ -278,6 +295,10 @@ def test_run_dir_prune_then_prune_preserving_qat_shows_zeros_in_file(user_model,
     assert entry["weight_sparsity"] >= 0.45
     assert entry["accuracy"] > 0.6  # 2 epochs of fine-tuning after halving the weights
     assert "pruning" in proc.stderr and "prune-preserving QAT" in proc.stderr
+    # --edgetpu: compiled when edgetpu_compiler is installed, else the model is reported ready + how to install.
+    assert report["edgetpu"]["input_model"] == str(tflite)
+    assert report["edgetpu"]["compiled"] or "edgetpu_compiler" in report["edgetpu"]["message"]
+    assert "Edge TPU:" in proc.stdout
 
 
 def test_bad_sparsity_is_a_usage_error(tmp_path, cli):
