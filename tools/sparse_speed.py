@@ -21,7 +21,9 @@ What the runtime needs (TFLite XNNPACK delegate README, "Sparse Inference"; XNNP
 
 So on an AVX machine the sparse file runs the dense kernels (identical outputs, same time): the script
 reports the CPU flags, the outputs' difference (non-zero means another kernel path ran) and the timings,
-interleaved in one process, so the result is measured rather than assumed.
+interleaved in one process, so the result is measured rather than assumed. ``--emulate-cpu Nehalem`` also
+runs both files under ``qemu-x86_64-static -cpu Nehalem`` (SSE4.2, no AVX; CPUID is emulated, so XNNPACK
+picks its SSE sparse kernels): the outputs then differ and the sparse file wins, in emulated time.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import argparse
 import gzip
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,7 +56,8 @@ def cpu_flags() -> dict[str, bool]:
     return {name: name in flags for name in ("sse4_1", "avx", "avx2", "avx512f", "asimd")}
 
 
-def build_sparse_friendly(size: int, classes: int, alpha: float = 1.0, depth: str = "full"):
+def build_sparse_friendly(size: int, classes: int, alpha: float = 1.0, depth: str = "full",
+                          softmax: bool = True):
     """MobileNet v1 with explicit padding: the graph XNNPACK's sparse (NCHW) path accepts end to end."""
     from edgecnn._tf import keras
 
@@ -79,8 +83,27 @@ def build_sparse_friendly(size: int, classes: int, alpha: float = 1.0, depth: st
     for i, (filters, stride) in enumerate(plan, 1):
         x = block(x, filters, stride, i)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    out = layers.Dense(classes, activation="softmax", name="predictions")(x)
+    # Without softmax (timing study) the output difference of two kernel paths stays measurable: a random
+    # net's softmax is flat to float32 precision.
+    out = layers.Dense(classes, activation="softmax" if softmax else None, name="predictions")(x)
     return keras.Model(inp, out, name=f"sparse_mobilenet_{size}")
+
+
+def he_init(model, seed: int = 0) -> None:
+    """He-normal weights per *true* fan-in (9 for a depthwise 3×3): a random deep net that keeps its signal.
+
+    Keras' default for DepthwiseConv2D divides by the channel count too, and after 13 blocks the
+    activations of a random net are ~1e-16: outputs of two kernel paths would then compare equal by accident.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in ("Conv2D", "DepthwiseConv2D", "Dense"):
+            continue
+        kernel, *rest = layer.get_weights()
+        fan_in = int(np.prod(kernel.shape[:2])) if kind == "DepthwiseConv2D" else int(np.prod(kernel.shape[:-1]))
+        kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape).astype(np.float32)
+        layer.set_weights([kernel, *rest])
 
 
 def pointwise_layers(model) -> list:
@@ -88,13 +111,15 @@ def pointwise_layers(model) -> list:
             if type(layer).__name__ == "Conv2D" and tuple(layer.kernel_size) == (1, 1)]
 
 
-def magnitude_prune(model, sparsity: float) -> float:
+def magnitude_prune(model, sparsity: float, rescale: bool = False) -> float:
     """Zero the smallest weights of every 1×1 conv (per layer); returns the achieved overall 1×1 sparsity."""
     zeros = total = 0
     for layer in pointwise_layers(model):
         kernel, *rest = layer.get_weights()  # (and the bias, if any)
         threshold = np.quantile(np.abs(kernel), sparsity)
         kernel = np.where(np.abs(kernel) <= threshold, 0.0, kernel).astype(kernel.dtype)
+        if rescale:  # keep the activations' scale so a deep random net does not fade to zeros
+            kernel = (kernel / np.sqrt(max(1e-6, 1.0 - sparsity))).astype(kernel.dtype)
         layer.set_weights([kernel, *rest])
         zeros += int((kernel == 0).sum())
         total += kernel.size
@@ -154,14 +179,17 @@ def interleaved(models: dict[str, bytes], threads: int, runs: int, seconds: floa
     return {n: float(np.median(t)) for n, t in times.items()}, outputs
 
 
-def timing_study(size: int, sparsities: list[float], threads: int, runs: int, seconds: float) -> list[dict]:
+def timing_study(size: int, sparsities: list[float], threads: int, runs: int, seconds: float,
+                 emulate_cpu: str | None = None) -> list[dict]:
     """Random weights at ``size``: dense vs sparse-encoded float32 of the same pruned weights."""
     rows = []
     for sparsity in sparsities:
-        model = build_sparse_friendly(size, 1000)
-        achieved = magnitude_prune(model, sparsity)
+        model = build_sparse_friendly(size, 1000, softmax=False)
+        he_init(model)
+        achieved = magnitude_prune(model, sparsity, rescale=True)
         dense, sparse = convert(model, False), convert(model, True)
         ms, out = interleaved({"dense": dense, "sparse": sparse}, threads, runs, seconds)
+        emulated = emulate(dense, sparse, emulate_cpu, threads) if emulate_cpu else None
         rows.append({
             "input": size, "target_sparsity": sparsity, "pointwise_sparsity": round(achieved, 4),
             "dense_ms": ms["dense"], "sparse_ms": ms["sparse"], "speedup": ms["dense"] / ms["sparse"],
@@ -169,9 +197,48 @@ def timing_study(size: int, sparsities: list[float], threads: int, runs: int, se
             "dense_gzip": len(gzip.compress(dense)), "sparse_ops": count_ops(sparse).get("DENSIFY", 0),
             "max_output_difference": float(np.abs(out["dense"] - out["sparse"]).max()),
             "loadavg": os.getloadavg()[0],
+            "emulated": emulated,
         })
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
+
+
+def emulate(dense: bytes, sparse: bytes, cpu: str, threads: int, runs: int = 3) -> dict[str, Any]:
+    """Time both files in a child under ``qemu-x86_64-static -cpu CPU`` (e.g. Nehalem: SSE4.2, no AVX).
+
+    XNNPACK reads the CPU's features with CPUID, so an emulated CPU without AVX gets its NCHW/sparse
+    kernels. Emulated milliseconds are not real ones; what counts is the output difference (another
+    kernel path ran) and the order of magnitude of the ratio.
+    """
+    import shutil
+    import tempfile
+
+    qemu = shutil.which("qemu-x86_64-static") or shutil.which("qemu-x86_64")
+    if qemu is None:
+        return {"cpu": cpu, "error": "qemu-x86_64 not installed (apt-get install qemu-user-static)"}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(tmp) / "dense.tflite", Path(tmp) / "sparse.tflite"]
+        paths[0].write_bytes(dense)
+        paths[1].write_bytes(sparse)
+        cmd = [qemu, "-cpu", cpu, sys.executable, str(Path(__file__).resolve()), "--time-files",
+               str(paths[0]), str(paths[1]), "--threads", str(threads), "--runs", str(runs)]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, env=env)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"cpu": cpu, "error": f"exit {proc.returncode}: {tail[:200]}"}
+    result = json.loads(lines[-1])
+    result["cpu"] = cpu
+    return result
+
+
+def time_files(dense: str, sparse: str, threads: int, runs: int) -> dict[str, Any]:
+    """(Child, TF-free) median ms of two .tflite files and the largest difference of their outputs."""
+    ms, out = interleaved({"dense": Path(dense).read_bytes(), "sparse": Path(sparse).read_bytes()}, threads, runs,
+                          seconds=1e9)
+    return {"dense_ms": ms["dense"], "sparse_ms": ms["sparse"], "speedup": ms["dense"] / ms["sparse"],
+            "max_output_difference": float(np.abs(out["dense"] - out["sparse"]).max())}
 
 
 def accuracy_study(size: int, sparsities: list[float], epochs: int, limit: int, threads: int, runs: int,
@@ -221,7 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=6000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--emulate-cpu", default=None, metavar="MODEL",
+                        help="also time under qemu-x86_64 with this CPU model (e.g. Nehalem: no AVX)")
+    parser.add_argument("--emulate-size", type=int, default=96, help="input size for the emulated timing")
+    parser.add_argument("--time-files", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.time_files:
+        print(json.dumps(time_files(*args.time_files, args.threads, args.runs or 3)))
+        return 0
     sparsities = [float(s) for s in args.sparsities.split(",")]
     runs = args.runs or (10 if args.quick else 60)
     seconds = 5.0 if args.quick else 30.0
@@ -231,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
 
     result: dict[str, Any] = {"cpu_flags": cpu_flags(), "runtime": runtime_info(), "threads": args.threads,
                               "timing": timing_study(size, sparsities, args.threads, runs, seconds)}
+    if args.emulate_cpu:  # a smaller input: emulation runs ~1000× slower
+        result["emulated"] = timing_study(args.emulate_size, sparsities, args.threads, 3, 5.0,
+                                          emulate_cpu=args.emulate_cpu)
     if not args.no_train:
         result["trained"] = accuracy_study(32 if args.quick else args.train_size, sparsities,
                                            1 if args.quick else args.epochs, 600 if args.quick else args.limit,
@@ -248,6 +325,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['dense_ms']:.2f} ms, sparse {row['sparse_ms']:.2f} ms → {row['speedup']:.2f}× "
               f"(size {row['dense_bytes'] / 1e6:.1f} → {row['sparse_bytes'] / 1e6:.1f} MB, max output diff "
               f"{row['max_output_difference']:.2e})")
+    for row in result.get("emulated", []):
+        emu = row.get("emulated") or {}
+        if "error" in emu:
+            print(f"emulated {emu.get('cpu')}: {emu['error']}")
+            continue
+        print(f"emulated {emu.get('cpu')} ({row['input']}px, 1×1 sparsity {row['pointwise_sparsity']:.0%}): "
+              f"dense {emu['dense_ms']:.0f} ms, sparse {emu['sparse_ms']:.0f} ms (emulated time) → "
+              f"{emu['speedup']:.1f}×, max output diff {emu['max_output_difference']:.1e}")
     for row in result.get("trained", []):
         print(f"{row['input']}px trained, 1×1 sparsity {row['pointwise_sparsity']:.0%}: accuracy "
               f"{row['unpruned_accuracy']:.3f} → {row['sparse_file_accuracy']:.3f}; unpruned {row['unpruned_ms']:.3f} ms, "
