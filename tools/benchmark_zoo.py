@@ -305,7 +305,8 @@ def run_small(model_name: str, settings: dict[str, Any], work: Path) -> dict[str
                                   settings["threads"], settings["timing_runs"], settings["timing_seconds"])
     return {
         "model": model_name, "input_shape": list(spec.shape), "params": analysis.params, "macs": analysis.macs,
-        "train_seconds": metrics.get("train_seconds"), "epochs_run": metrics.get("epochs_run"),
+        "train_seconds": metrics.get("train_seconds"), "train_cpu_seconds": metrics.get("train_cpu_seconds"),
+        "epochs_run": metrics.get("epochs_run"),
         "keras_test_accuracy": metrics.get("test_accuracy"), "train_images": int(len(tuning.x_train)),
         "test_images": int(len(y_test)), "accuracy": accuracy, "files": files, "latency": latency,
         "errors": errors,
@@ -545,8 +546,15 @@ def _ok_rows(cache: dict[str, Any], table: str) -> list[dict[str, Any]]:
     return [row for row in cache.get(table, {}).values() if "error" not in row]
 
 
+def _train_time(r: dict[str, Any]) -> str:
+    wall, cpu = r.get("train_seconds"), r.get("train_cpu_seconds")
+    if wall is None:
+        return "–"
+    return f"{wall:.0f} s ({cpu:.0f} CPU s)" if cpu is not None else f"{wall:.0f} s"
+
+
 def small_table(rows: list[dict[str, Any]]) -> str:
-    head = ("| family | model | input | params | MACs | train | float32 acc | int8 acc | QAT int8 acc "
+    head = ("| family | model | input | params | MACs | training | float32 acc | int8 acc | QAT int8 acc "
             "| pruned int8 acc | float32 size (gzip) | int8 size (gzip) | pruned int8 gzip "
             "| float32 ms | int8 ms | QAT ms | pruned ms | int8 speed-up |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -556,7 +564,7 @@ def small_table(rows: list[dict[str, Any]]) -> str:
         size = lambda v: (f"{_mb(files[v]['bytes'])} ({_mb(files[v]['gzip_bytes'])})" if v in files else "–")
         lines.append(
             f"| {r['family']} | {r['model']} | {'×'.join(map(str, r['input_shape']))} | {_count(r['params'])} "
-            f"| {_count(r['macs'])} | {r.get('train_seconds') or 0:.0f} s | {_pct(acc.get('float32'))} "
+            f"| {_count(r['macs'])} | {_train_time(r)} | {_pct(acc.get('float32'))} "
             f"| {_pct(acc.get('int8'))} | {_pct(acc.get('qat_int8'))} | {_pct(acc.get('pruned_int8'))} "
             f"| {size('float32')} | {size('int8')} "
             f"| {_mb(files['pruned_int8']['gzip_bytes']) if 'pruned_int8' in files else '–'} "

@@ -271,6 +271,7 @@ def accuracy_study(size: int, sparsities: list[float], epochs: int, limit: int, 
             "unpruned_ms": ms["base"], "dense_ms": ms["dense"], "sparse_ms": ms["sparse"],
             "speedup_vs_unpruned": ms["base"] / ms["sparse"], "test_images": int(len(data.y_test)),
             "train_images": int(len(data.y_train)), "sparse_bytes": len(sparse), "dense_bytes": len(dense),
+            "loadavg": os.getloadavg()[0],
         })
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
@@ -282,12 +283,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sparsities", default="0.7,0.8,0.9")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=None)
-    parser.add_argument("--no-train", action="store_true", help="skip the trained accuracy study")
+    parser.add_argument("--parts", default="timing,trained",
+                        help="which studies: timing (native), emulated (needs --emulate-cpu), trained")
     parser.add_argument("--train-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--limit", type=int, default=6000)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--json", default=None,
+                        help="write the results here (parts not measured in this run are kept from the file)")
     parser.add_argument("--emulate-cpu", default=None, metavar="MODEL",
                         help="also time under qemu-x86_64 with this CPU model (e.g. Nehalem: no AVX)")
     parser.add_argument("--emulate-size", type=int, default=96, help="input size for the emulated timing")
@@ -300,15 +303,24 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (10 if args.quick else 60)
     seconds = 5.0 if args.quick else 30.0
     size = 96 if args.quick and args.size == 224 else args.size
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if args.emulate_cpu:
+        parts.add("emulated")
 
     from edgecnn.runtime import runtime_info
 
-    result: dict[str, Any] = {"cpu_flags": cpu_flags(), "runtime": runtime_info(), "threads": args.threads,
-                              "timing": timing_study(size, sparsities, args.threads, runs, seconds)}
-    if args.emulate_cpu:  # a smaller input: emulation runs ~1000× slower
+    result: dict[str, Any] = {}
+    if args.json and Path(args.json).is_file():  # measure some parts now, others another time
+        result = json.loads(Path(args.json).read_text())
+    result.update({"cpu_flags": cpu_flags(), "runtime": runtime_info(), "threads": args.threads})
+    if "timing" in parts:
+        result["timing"] = timing_study(size, sparsities, args.threads, runs, seconds)
+    if "emulated" in parts:  # a smaller input: emulation runs ~1000× slower
+        if not args.emulate_cpu:
+            parser.error("--parts emulated needs --emulate-cpu (e.g. Nehalem)")
         result["emulated"] = timing_study(args.emulate_size, sparsities, args.threads, 3, 5.0,
                                           emulate_cpu=args.emulate_cpu)
-    if not args.no_train:
+    if "trained" in parts:
         result["trained"] = accuracy_study(32 if args.quick else args.train_size, sparsities,
                                            1 if args.quick else args.epochs, 600 if args.quick else args.limit,
                                            args.threads, runs, seconds)
@@ -320,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
 
         write_json(args.json, result)
     print(f"CPU flags: {flags}; XNNPACK NCHW/sparse kernels expected on this CPU: {sparse_on}")
-    for row in result["timing"]:
+    for row in result.get("timing", []):
         print(f"{row['input']}px random weights, 1×1 sparsity {row['pointwise_sparsity']:.0%}: dense "
               f"{row['dense_ms']:.2f} ms, sparse {row['sparse_ms']:.2f} ms → {row['speedup']:.2f}× "
               f"(size {row['dense_bytes'] / 1e6:.1f} → {row['sparse_bytes'] / 1e6:.1f} MB, max output diff "
