@@ -38,7 +38,7 @@ def _raise_interrupt(signum, frame) -> None:
               help="Use at most N training images (and N/5 validation and test images): quick experiments.")
 @click.option("--seed", type=int, help="Seed of the data split, shuffling and weights [default: 0].")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
-              help="Stop after the epoch that would overrun this training time budget.")
+              help="Training time budget: stop when one more epoch would overrun it.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), metavar="RUN_DIR",
               help="Run folder [default: runs/MODEL, then runs/MODEL-2, ...].")
 @click.option("--resume", is_flag=True,
