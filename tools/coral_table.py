@@ -3,13 +3,14 @@
     python tools/coral_table.py                  # every registered model, small config, full int8
     python tools/coral_table.py resnet18 vgg11   # some models only (prints the table, still writes the doc)
     python tools/coral_table.py --keep DIR       # keep the converted .tflite files in DIR
+    python tools/coral_table.py --keep DIR --reuse   # …and reuse them (convert only models not there yet)
 
 Each model is built at its small configuration (the registry's ``small_input``, 10 classes, untrained
 weights: op mapping does not depend on weight values), converted to full int8 with int8 input/output and
 the batch pinned to 1 (what ``edgecnn convert --edgetpu`` hands the compiler), in a child process (the
 converter can crash on a bad graph), and then analysed by :func:`edgecnn.targets.coral.compatibility_report`
 in this process, which needs no TensorFlow. Models whose ``activation`` knob defaults to a swish also get a
-ReLU row. Needs the [train] extra; takes a few minutes on 2 cores.
+ReLU6 row. Needs the [train] extra; takes a few minutes on 2 cores.
 """
 from __future__ import annotations
 
@@ -58,8 +59,8 @@ def _rows(names: list[str]) -> list[tuple[str, dict]]:
         spec = get_spec(name)
         rows.append((name, {}))
         default = str(spec.knobs.get("activation", ""))
-        if "swish" in default:
-            rows.append((name, {"activation": "relu"}))
+        if "swish" in default:  # the Edge TPU has no hard-swish; the families offer relu6 instead
+            rows.append((name, {"activation": "relu6"}))
     return rows
 
 
@@ -67,6 +68,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="registered model names (default: all)")
     parser.add_argument("--keep", default=None, help="folder to keep the converted .tflite files in")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: reuse .tflite files already there instead of converting again")
     parser.add_argument("--one", nargs=3, metavar=("NAME", "KNOBS_JSON", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -85,8 +88,12 @@ def main() -> int:
         label = name + "".join(f" {k}={v}" for k, v in knobs.items())
         out = workdir / (name + "".join(f"_{v}" for v in knobs.values()) + "_int8.tflite")
         t0 = time.time()
-        proc = subprocess.run([sys.executable, __file__, "--one", name, json.dumps(knobs), str(out)],
-                              capture_output=True, text=True, timeout=1800)
+        if args.reuse and out.exists():
+            proc = subprocess.CompletedProcess([], 0, "", "")
+        else:
+            out.unlink(missing_ok=True)
+            proc = subprocess.run([sys.executable, __file__, "--one", name, json.dumps(knobs), str(out)],
+                                  capture_output=True, text=True, timeout=1800)
         seconds = time.time() - t0
         if proc.returncode != 0 or not out.exists():
             tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-1:] or [f"exit {proc.returncode}"]
@@ -145,8 +152,9 @@ def render(results: list[dict]) -> str:
         "  the graph costs most of the speed-up.",
         "- A float-I/O model (the converter's default) adds a QUANTIZE at the input and a DEQUANTIZE at the",
         "  output that run on the CPU; they do not cut the graph. `edgecnn convert --edgetpu` writes int8 I/O.",
-        "- Hard-swish (MobileNetV3, EfficientNet-lite style) and LeakyReLU are not in Coral's op table; pick",
-        "  `activation='relu'`/`'relu6'` where a family offers it.",
+        "- Hard-swish (MobileNetV3) and LeakyReLU are not in Coral's op table, and swish compiles to a LOGISTIC",
+        "  and a MUL per activation; pick `activation='relu6'` where a family offers it (rows with",
+        "  `activation=relu6`).",
         "",
     ]
     return "\n".join(lines)

@@ -6,8 +6,9 @@
 #   sudo tools/pi_emulation.sh [MODEL.tflite]      # default: the first tests/data/*int8*.tflite
 #
 # Needs root on an x86-64 Debian/Ubuntu machine (apt, debootstrap, chroot, binfmt_misc) and network
-# access to the Debian mirror and PyPI. First run ~10-15 min (second stage ~2 min, python3 ~2 min,
-# pip ~2 min, all emulated); the chroot is kept in $PI_ROOT and reused. Not wired into CI.
+# access to the Debian mirror and PyPI. The first run takes 10-60 min depending on the host's load
+# (debootstrap's emulated second stage is most of it; measured: 24 min for debootstrap + 12 min for pip on
+# a loaded 2-core machine); the chroot is kept in $PI_ROOT and reused. Not wired into CI.
 #
 # The qemu pitfall (../docs/DEPLOY.md, FACTS): ai-edge-litert 2.3.0 crashes under Debian 12's qemu 7.2,
 # and runs under qemu 10 from bookworm-backports. So we take qemu-user-static from backports when the
@@ -93,8 +94,12 @@ done
 cp /etc/resolv.conf "$PI_ROOT/etc/resolv.conf"
 # Egress through a TLS-inspecting proxy needs the host's extra CAs inside the chroot too.
 if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
-  cp /usr/local/share/ca-certificates/*.crt "$PI_ROOT/usr/local/share/ca-certificates/"
-  chroot "$PI_ROOT" update-ca-certificates >/dev/null 2>&1
+  changed=0
+  for crt in /usr/local/share/ca-certificates/*.crt; do
+    cmp -s "$crt" "$PI_ROOT/usr/local/share/ca-certificates/$(basename "$crt")" && continue
+    cp "$crt" "$PI_ROOT/usr/local/share/ca-certificates/"; changed=1
+  done
+  [ "$changed" = 0 ] || chroot "$PI_ROOT" update-ca-certificates >/dev/null 2>&1  # ~5 min emulated
 fi
 in_pi() { chroot "$PI_ROOT" /usr/bin/env -i HOME=/root PATH=/opt/edgecnn/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt "$@"; }
@@ -135,7 +140,9 @@ if [ -n "$litert_pin" ]; then
   in_pi pip install -q "$litert_pin" 'numpy>=1.23' 'click>=8.1' 'rich>=13' 'pillow>=9'
   in_pi pip install -q --force-reinstall --no-deps "/tmp/edgecnn/$wname"
 else
-  time in_pi pip install -q --force-reinstall "/tmp/edgecnn/$wname"
+  # dependencies once (ai-edge-litert's aarch64 wheel), then always this checkout's edgecnn
+  time in_pi pip install -q "/tmp/edgecnn/$wname"
+  in_pi pip install -q --force-reinstall --no-deps "/tmp/edgecnn/$wname"
 fi
 in_pi pip list 2>/dev/null | grep -i -E '^(edgecnn|ai-edge-litert|numpy|tensorflow) '
 in_pi python -c 'import sys; import edgecnn; assert "tensorflow" not in sys.modules; print("edgecnn", edgecnn.__version__, "imports without TensorFlow")'
