@@ -721,7 +721,10 @@ def sparse_section(out: Path) -> list[str]:
                          f"| {e['speedup']:.1f}× | {e['max_output_difference']:.1e} |")
     trained = data.get("trained", [])
     if trained:
-        lines += ["", "Trained on Fashion-MNIST (grey → 3 channels), pruned with fine-tuning (1 epoch):", "",
+        first = trained[0]
+        lines += ["", f"Trained on {first.get('train_images', '?')} Fashion-MNIST images (grey → 3 channels, "
+                  f"{first['input']}×{first['input']}), then pruned with fine-tuning; accuracy through the "
+                  f"interpreter on {first.get('test_images', '?')} test images:", "",
                   "| input | 1×1 sparsity | accuracy unpruned → pruned (sparse file) | unpruned ms "
                   "| sparse-encoded ms | speed-up |", "|---|---|---|---|---|---|"]
         for r in trained:
