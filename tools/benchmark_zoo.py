@@ -746,7 +746,7 @@ def onnx_section(out: Path) -> list[str]:
                     "weights, LiteRT float32/int8 and ONNX Runtime's CPU provider float32, interleaved in one "
                     "process with the same thread count.", "",
                     "| model | input | threads | LiteRT float32 ms | LiteRT int8 ms | ONNX Runtime float32 ms "
-                    "| max |Δ| float32 outputs | versions |", "|---|---|---|---|---|---|---|---|"]
+                    "| max abs diff of float32 outputs | versions |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ms = r["median_ms"]
         versions = ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items())
