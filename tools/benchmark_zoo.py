@@ -752,7 +752,8 @@ def onnx_section(out: Path) -> list[str]:
         versions = ", ".join(f"{k} {v}" for k, v in r.get("versions", {}).items())
         lines.append(f"| {r['model']} | {'×'.join(map(str, r['input_shape']))} | {r['threads']} "
                      f"| {_ms(ms['litert_float32'])} | {_ms(ms['litert_int8'])} | {_ms(ms['onnxruntime_float32'])} "
-                     f"| {r['max_abs_diff_float32']:.1e} | {versions} |")
+                     f"| {r['max_abs_diff_float32']:.1e} (outputs span {r.get('float32_output_range', float('nan')):.2g}) "
+                     f"| {versions} |")
     return lines + [""]
 
 
