@@ -6,7 +6,9 @@ do ``from edgecnn._tf import tf, keras``; a base install gets a one-line error n
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # TensorFlow prints oneDNN/CUDA banners on import; users of a CLI do not need them.
@@ -14,9 +16,38 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from edgecnn.errors import MissingExtraError  # noqa: E402
 
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Silence file descriptor 2 while TensorFlow's C++ side starts (absl/CUDA banners ignore
+    TF_CPP_MIN_LOG_LEVEL). EDGECNN_DEBUG=1 keeps them."""
+    if os.environ.get("EDGECNN_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no real fd 2 (embedded interpreters): nothing to silence
+        yield
+        return
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 try:
-    import tensorflow as tf  # noqa: E402
-    import tf_keras as keras  # noqa: E402
+    with _native_stderr_silenced():
+        import tensorflow as tf  # noqa: E402
+        import tf_keras as keras  # noqa: E402
+
+        # Device discovery prints its CUDA errors on a CPU-only machine; do it here, silenced.
+        tf.config.list_physical_devices("GPU")
 except ImportError as exc:  # pragma: no cover - exercised in the TF-free CI venv
     raise MissingExtraError("this command", "train", "TensorFlow, tf_keras, tensorflow-model-optimization") from exc
 
@@ -26,7 +57,8 @@ __all__ = ["tf", "keras", "tfmot"]
 def tfmot():
     """Import tensorflow_model_optimization lazily (it is slow and only needed for prune/QAT)."""
     try:
-        import tensorflow_model_optimization as _tfmot
+        with _native_stderr_silenced():
+            import tensorflow_model_optimization as _tfmot
     except ImportError as exc:  # pragma: no cover
         raise MissingExtraError("pruning and quantisation-aware training", "train",
                                 "tensorflow-model-optimization") from exc
