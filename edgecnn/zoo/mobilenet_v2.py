@@ -33,7 +33,9 @@ def mobilenet_v2(input_shape=(224, 224, 3), num_classes=1000, width=1.0, activat
     map (``min_input`` 16; the ImageNet layout needs 32). The default training config is 28×28×1 at width
     1.0: 2,236,106 params, 10.4 M MACs with 10 classes — 28 px rather than padding to 32 saves 23% of the
     compute, and keeping the stem's stride (not the last stage's) costs half the training time of a
-    stride-1 stem (21.8 M MACs); see blocks.small_input_strides.
+    stride-1 stem (21.8 M MACs); see blocks.small_input_strides. Measured (Keras fit, Adam 1e-3, batch 128,
+    60k images, on a heavily shared 2-core machine): 335 CPU-seconds per epoch (~160 s of 2 cores) and
+    81.9% Fashion-MNIST test accuracy after one epoch at a constant learning rate.
     """
     blocks.check_activation(activation, ("relu6", "relu"), "mobilenet_v2")
     chosen = blocks.resolve_stem(stem, input_shape, model="mobilenet_v2", imagenet_stride=32, small_stride=16)
