@@ -93,14 +93,15 @@ def test_small_inputs_build_flat_and_train_one_step(name):
 
     spec = get_spec(name)
     assert spec.small_input == (28, 28, 1) and spec.min_input == 16
-    for shape in [(28, 28, 1), (32, 32, 3), (28, 28, 3), (32, 32, 1)]:
-        model = create_model(name, input_shape=shape, num_classes=10)
-        assert model.output_shape == (None, 10)
-        assert _flat_graph_problems(model) == []
-        last = model.layers[-1]
-        assert isinstance(last, keras.layers.Dense) and last.activation.__name__ == "softmax"
+    # 28 px greyscale (trained below) and 32 px colour cover both sizes and both channel counts.
+    model = create_model(name, input_shape=(32, 32, 3), num_classes=10)
+    assert model.output_shape == (None, 10)
+    assert _flat_graph_problems(model) == []
+    last = model.layers[-1]
+    assert isinstance(last, keras.layers.Dense) and last.activation.__name__ == "softmax"
     # One real training step at the default small configuration.
     model = create_model(name, input_shape=spec.small_input, num_classes=10)
+    assert model.output_shape == (None, 10) and _flat_graph_problems(model) == []
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     x = rng.random((8, *spec.small_input), dtype=np.float32)
@@ -183,7 +184,7 @@ def test_knobs_change_the_network():
                if type(layer).__name__ == "Activation")
     assert "Dropout" not in {type(layer).__name__ for layer in eff_relu6.layers if layer.name != "head_dropout"}
 
-    for name in ("mobilenet_v1", "mobilenet_v2", "efficientnet_b0", "convnext_tiny"):
+    for name in ("mobilenet_v2", "convnext_tiny"):
         full = create_model(name, input_shape=(32, 32, 1), num_classes=10)
         half = create_model(name, input_shape=(32, 32, 1), num_classes=10, width=0.5)
         assert half.count_params() < 0.6 * full.count_params(), name
