@@ -452,7 +452,8 @@ def _run_child(job: dict[str, Any], variant: str, workdir: Path) -> dict[str, An
     return result
 
 
-_LAYER_IN_LOCATION = re.compile(r"(?:model|sequential|functional)(?:_\d+)?/([A-Za-z0-9_.\-]+)/")
+# "<model name>/<layer name>/<op>" in tensor names and converter error locations.
+_LAYER_IN_LOCATION = re.compile(r"(?:^|[;\"'\s(])[A-Za-z0-9_.\-]+/(?:quant_)?([A-Za-z0-9_.\-]+)/")
 
 
 def explain_converter_error(text: str, variant: str) -> str:
