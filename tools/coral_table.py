@@ -122,7 +122,7 @@ def render(results: list[dict]) -> str:
         "This predicts what `edgetpu_compiler` does; the compiler has extra, undocumented size limits, so run it",
         "(`edgecnn convert NAME --edgetpu`) for the final word.",
         "",
-        "| model | family | input | .tflite | ops | on Edge TPU | compatible | verdict |",
+        "| model | family | input | weights | ops | on Edge TPU | compatible | verdict |",
         "|---|---|---|---:|---:|---:|---|---|",
     ]
     for r in results:
@@ -133,7 +133,8 @@ def render(results: list[dict]) -> str:
             continue
         rep = r["report"]
         c = rep["counts"]
-        lines.append(f"| {r['label']} | {r['family']} | {shape} | {r['size'] / 1024:.0f} KB | {c['total']} | "
+        weights = f"{rep['weight_bytes'] / 2**20:.1f} MiB" + (" ⚠" if rep["weight_bytes"] > 7 * 2**20 else "")
+        lines.append(f"| {r['label']} | {r['family']} | {shape} | {weights} | {c['total']} | "
                      f"{c['mapped']} | {'yes' if rep['edgetpu_compatible'] else 'no'} | {rep['verdict']} |")
     problems = [r for r in results if "report" in r and not r["report"]["edgetpu_compatible"]]
     lines += ["", "## What keeps ops off the Edge TPU", ""]
@@ -152,9 +153,13 @@ def render(results: list[dict]) -> str:
         "  the graph costs most of the speed-up.",
         "- A float-I/O model (the converter's default) adds a QUANTIZE at the input and a DEQUANTIZE at the",
         "  output that run on the CPU; they do not cut the graph. `edgecnn convert --edgetpu` writes int8 I/O.",
-        "- Hard-swish (MobileNetV3) and LeakyReLU are not in Coral's op table, and swish compiles to a LOGISTIC",
-        "  and a MUL per activation; pick `activation='relu6'` where a family offers it (rows with",
-        "  `activation=relu6`).",
+        "- Hard-swish (MobileNetV3), GELU (ConvNeXt) and LeakyReLU are not in Coral's op table; pick",
+        "  `activation='relu6'` where a family offers it (rows with `activation=relu6`). Swish (EfficientNet)",
+        "  maps, as a LOGISTIC and a MUL per activation: more ops than the relu6 variant.",
+        "- *weights* ⚠: more than the ~7 MiB the Edge TPU caches on-chip; the rest streams from the host at",
+        "  every inference, which costs speed (the compiler reports it as \"Off-chip memory used\").",
+        "- The models were converted from the zoo at the commit that last changed this file; untrained",
+        "  weights do not change which ops appear.",
         "",
     ]
     return "\n".join(lines)

@@ -91,17 +91,20 @@ SUPPORTED_OPS: dict[str, str] = {
 
 # Hints for ops that edgecnn models meet and the Edge TPU does not map.
 _UNSUPPORTED_HINTS = {
-    "HARD_SWISH": "use activation='relu' or 'relu6' for the Edge TPU",
+    "HARD_SWISH": "build the model with activation='relu6' where it offers that",
     "LEAKY_RELU": "use ReLU for the Edge TPU",
     "DEQUANTIZE": "a float tensor inside the graph: some layer was left unquantised",
     "TRANSPOSE": "keep tensors NHWC; avoid Permute/transpose layers",
     "CUSTOM": "custom ops never run on the Edge TPU",
-    "GELU": "use ReLU for the Edge TPU",
+    "GELU": "the Edge TPU needs a ReLU-style activation here",
 }
 
 _EIGHT_BIT = {"int8", "uint8"}
 _FLOAT = {"float32", "float16", "float64", "bfloat16"}
 _INDEX_DTYPES = {"int32", "int64"}
+
+# On-chip parameter cache: the compiler's logs show "used" + "remaining" of about 7 MiB (of 8 MB SRAM).
+ON_CHIP_CACHE_BYTES = 7 * 2**20
 
 # The compiler's own status wordings (as printed in its "Operator  Count  Status" table).
 MAPPED = "Mapped to Edge TPU"
@@ -309,6 +312,10 @@ def compatibility_report(model_path: str | os.PathLike) -> dict[str, Any]:
     if dyn_batch and not dyn_other:
         warnings.append("the batch dimension is -1 in the shape signature; the Edge TPU runs it as 1, so never "
                         "resize the input to a larger batch (convert with --edgetpu to pin it)")
+    weight_bytes = sum(int(t.data.nbytes) for t in tensors if t.is_constant)
+    if weight_bytes > ON_CHIP_CACHE_BYTES:
+        warnings.append(f"{weight_bytes / 2**20:.1f} MiB of weights: more than the ~7 MiB the Edge TPU caches "
+                        f"on-chip, so the rest streams from the host at every inference (slower)")
     if any(e["status"] == "mapped" and e["op"] in ("RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")
            for e in entries):
         warnings.append("RESHAPE/RESIZE map unless their tensors are large (documented; the limit is not)")
@@ -339,6 +346,7 @@ def compatibility_report(model_path: str | os.PathLike) -> dict[str, Any]:
         "cut_reason": cut["reason"] if cut else None,
         "counts": {"total": n, "mapped": mapped, "cpu": counts.get("cpu", 0),
                    "unsupported": counts.get("unsupported", 0)},
+        "weight_bytes": weight_bytes,
         "checks": checks,
         "warnings": warnings,
         "ops": entries,
