@@ -181,6 +181,9 @@ def test_int8_model_maps_fully():
     assert all(c["ok"] for c in r["checks"])
     assert any("batch dimension is -1" in w for w in r["warnings"])  # converted from Keras without a fixed batch
     assert {"op": "CONV_2D", "count": 2, "status": coral.MAPPED} in r["table"]
+    # int8 weights 72+72+128+160 B, int32 biases (8+8+16+10)×4 B, MEAN's 2 int32 axes: fits on-chip
+    assert r["weight_bytes"] == 432 + 168 + 8
+    assert not any("on-chip" in w for w in r["warnings"])
     json.dumps(r)  # JSON-ready for `inspect --json`
 
 
