@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from edgecnn._tf import keras
-from edgecnn.zoo.blocks import activation_layer, conv_bn_act
+from edgecnn.zoo.blocks import BN_MOMENTUM, activation_layer, conv_bn_act
 from edgecnn.zoo.registry import register_model
 from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
 
@@ -14,7 +14,7 @@ EPS = 1e-5  # torchvision's BatchNorm epsilon
 def _bn_act_conv(x, filters, kernel, activation, name):
     """Pre-activation unit: BN → activation → conv (no bias). The BN does not follow a conv, so QAT needs
     an output-quantising QuantizeConfig for it (edgecnn.optimize does that)."""
-    x = layers.BatchNormalization(epsilon=EPS, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(epsilon=EPS, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     x = activation_layer(activation, f"{name}_{activation}")(x)
     return layers.Conv2D(filters, kernel, padding="same", use_bias=False, name=f"{name}_conv")(x)
 
@@ -61,7 +61,7 @@ def densenet121(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0,
         x = _dense_block(x, count, growth, activation, f"block{b}")
         if b < 4:
             x = _transition(x, activation, f"transition{b}")
-    x = layers.BatchNormalization(epsilon=EPS, name="final_bn")(x)
+    x = layers.BatchNormalization(epsilon=EPS, momentum=BN_MOMENTUM, name="final_bn")(x)
     x = activation_layer(activation, f"final_{activation}")(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from edgecnn._tf import keras
-from edgecnn.zoo.blocks import activation_layer
+from edgecnn.zoo.blocks import BN_MOMENTUM, activation_layer
 from edgecnn.zoo.registry import register_model
 from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
 
@@ -29,7 +29,7 @@ def _vgg(name, input_shape, num_classes, width, activation, stem, batch_norm, dr
             prefix = f"block{stage}_conv{i}"
             x = layers.Conv2D(scaled(filters, width), 3, padding="same", use_bias=not batch_norm, name=prefix)(x)
             if batch_norm:
-                x = layers.BatchNormalization(name=f"{prefix}_bn")(x)
+                x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_bn")(x)
             x = activation_layer(activation, f"{prefix}_{activation}")(x)
         if stage < 5 or chosen == "imagenet":
             x = layers.MaxPooling2D(2, name=f"block{stage}_pool")(x)
