@@ -14,6 +14,19 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "create_model", "list_models", "train", "convert", "profile"]
 
+# `train`, `convert` and `profile` are submodules (each with a function of the same name:
+# ``edgecnn.train.train(...)``), imported on first use so that ``import edgecnn`` stays TensorFlow-free.
+_LAZY_SUBMODULES = ("train", "convert", "profile", "zoo", "data", "runs", "optimize", "evaluate",
+                    "preprocess", "runtime", "tflite_file", "predict", "inspect_model")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'edgecnn' has no attribute {name!r}")
+
 
 def create_model(name: str, **kwargs: Any):
     """Build a registered model (see :func:`edgecnn.zoo.create_model`)."""
@@ -27,24 +40,3 @@ def list_models(pattern: str = "*") -> list[str]:
     from edgecnn.zoo import list_models as _list
 
     return _list(pattern)
-
-
-def train(*args: Any, **kwargs: Any):
-    """Train a model; see :func:`edgecnn.train.train`."""
-    from edgecnn.train import train as _train
-
-    return _train(*args, **kwargs)
-
-
-def convert(*args: Any, **kwargs: Any):
-    """Optimise and convert a model to TFLite; see :func:`edgecnn.convert.convert`."""
-    from edgecnn.convert import convert as _convert
-
-    return _convert(*args, **kwargs)
-
-
-def profile(*args: Any, **kwargs: Any):
-    """Profile a .tflite file; see :func:`edgecnn.profile.profile`."""
-    from edgecnn.profile import profile as _profile
-
-    return _profile(*args, **kwargs)
