@@ -816,9 +816,12 @@ def print_report(report: ConvertReport, console=None) -> None:
         console.print(f"note: {note}")
     if report.edgetpu:
         tpu = report.edgetpu
-        console.print(f"Edge TPU: {tpu.get('error') or tpu.get('message') or tpu.get('edgetpu_model') or 'done'}")
-        if tpu.get("install"):
-            console.print(f"  {tpu['install']}")
+        if "compiler" in tpu:  # a compile_for_edgetpu result: the compiler's op table or how to install it
+            from edgecnn.targets.coral import print_compile_result
+
+            print_compile_result(tpu, console)
+        else:
+            console.print(f"Edge TPU: {tpu.get('error') or tpu.get('message') or 'done'}")
     if report.report_path:
         console.print(f"report: {report.report_path}")
 

@@ -208,8 +208,8 @@ def test_cli_host_delegates_to_remote(monkeypatch, tests_data):
 
     calls = []
 
-    def fake_remote(models, options, host, identity=None):
-        calls.append((models, options, host, identity))
+    def fake_remote(models, options, host, identity=None, *, remote_python=None):
+        calls.append((models, options, host, identity, remote_python))
         lat = {"mean": 2.0, "std": 0.1, "min": 1.9, "p50": 2.0, "p90": 2.1, "p99": 2.2, "max": 2.3}
         return [{"model": m, "name": os.path.basename(m), "size_bytes": 1000 * (i + 1), "latency_ms": lat,
                  "throughput_per_s": 500.0, "runs": 7, "num_threads": 4, "init_ms": 5.0, "first_inference_ms": 3.0,
@@ -220,12 +220,13 @@ def test_cli_host_delegates_to_remote(monkeypatch, tests_data):
 
     monkeypatch.setattr(remote, "profile_remote", fake_remote)
     args = ["profile", str(tests_data / FLOAT), str(tests_data / INT8), "--host", "pi@raspberrypi:2222",
-            "--identity", "/tmp/key", "--num-runs", "7", "--num-threads", "4"]
+            "--identity", "/tmp/key", "--remote-python", "/opt/ec/bin/python", "--num-runs", "7", "--num-threads", "4"]
     out = CliRunner().invoke(group, args)
     assert out.exit_code == 0, out.output
-    (models, options, host, identity), = calls
+    (models, options, host, identity, remote_python), = calls
+    assert remote_python == "/opt/ec/bin/python"
     assert models == [str(tests_data / FLOAT), str(tests_data / INT8)] and host == "pi@raspberrypi:2222"
     assert options == {"num_threads": 4, "num_runs": 7} and identity == "/tmp/key"
     assert "aarch64" in out.output and "Cortex-A72" in out.output and "2.00×" in out.output  # size ratio
     bad = CliRunner().invoke(group, ["profile", str(tests_data / FLOAT), "--identity", "/tmp/key"])
-    assert bad.exit_code == 2 and "--identity needs --host" in bad.output
+    assert bad.exit_code == 2 and "need --host" in bad.output

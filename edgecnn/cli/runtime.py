@@ -51,9 +51,12 @@ def _write_output(path: str, results: list[dict[str, Any]]) -> None:
 @click.option("-o", "--output", default=None, metavar="REPORT.md", help="Also write a report (.md, .json or .csv).")
 @click.option("--host", default=None, metavar="USER@HOST[:PORT]", help="Profile on another machine over SSH.")
 @click.option("--identity", default=None, metavar="KEYFILE", help="SSH private key for --host.")
+@click.option("--remote-python", default=None, metavar="PATH",
+              help="Python on the --host that has edgecnn (default: ~/edgecnn/bin/python, ~/.venv/bin/python, python3).")
 def profile_cmd(models: tuple[str, ...], num_threads: int | None, warmup_runs: int | None, num_runs: int | None,
                 max_secs: float | None, delegate: str, op_profiling: bool, input_path: str | None, as_json: bool,
-                as_csv: bool, output: str | None, host: str | None, identity: str | None) -> None:
+                as_csv: bool, output: str | None, host: str | None, identity: str | None,
+                remote_python: str | None) -> None:
     """Measure load time, latency (mean, std, p50/p90/p99), memory and per-op cost of .tflite models.
 
     \b
@@ -69,8 +72,8 @@ def profile_cmd(models: tuple[str, ...], num_threads: int | None, warmup_runs: i
         raise UsageError("choose one of --json and --csv")
     options = {"num_threads": num_threads, "warmup_runs": warmup_runs, "num_runs": num_runs,
                "max_secs": max_secs, "delegate": delegate, "op_profiling": op_profiling, "input": input_path}
-    if identity and not host:
-        raise UsageError("--identity needs --host")
+    if (identity or remote_python) and not host:
+        raise UsageError("--identity and --remote-python need --host")
     if host:
         if input_path:
             raise UsageError("--input is not supported with --host (the remote feeds random data)")
@@ -81,7 +84,7 @@ def profile_cmd(models: tuple[str, ...], num_threads: int | None, warmup_runs: i
         remote_opts = {k: v for k, v in options.items() if k != "input" and v not in (None, False)}
         if remote_opts.get("delegate") == "xnnpack":
             remote_opts.pop("delegate")
-        results = profile_remote(list(models), remote_opts, host, identity)
+        results = profile_remote(list(models), remote_opts, host, identity, remote_python=remote_python)
         add_ratios(results)
     else:
         opts = normalise_options(options)
