@@ -42,6 +42,10 @@ EPOCHS_BY_FAMILY = {
     "mobilenet_v1": 5, "mobilenet_v2": 5, "mobilenet_v3": 6, "mobilenet": 5, "efficientnet": 6, "convnext": 6,
 }
 DEFAULT_EPOCHS = 6
+# Knobs of the default small-image run (no --input-size), where they differ from the canonical model:
+# MobileNetV2 at width 0.5 trains 2.3x faster than at 1.0 on 2 cores (113 vs 254 CPU-seconds an epoch of
+# Fashion-MNIST) so that `edgecnn train mobilenet` finishes in about five minutes; --width 1.0 overrides.
+SMALL_INPUT_KNOBS = {"mobilenet_v2": {"width": 0.5}}
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_PATIENCE = 3
@@ -153,6 +157,8 @@ def _new_config(model_name: str, data: str | os.PathLike, *, epochs, batch_size,
     channels = source.channels if channels is None else int(channels)
     if channels not in (1, 3):
         raise UsageError(f"channels must be 1 or 3, got {channels}")
+    if input_size is None:
+        knobs = {**SMALL_INPUT_KNOBS.get(model_spec.name, {}), **knobs}
     if width is not None:
         knobs = dict(knobs, width=float(width))
     spec = PreprocessSpec(height, width_px, channels, resize=source.default_resize)
@@ -173,6 +179,7 @@ def _new_config(model_name: str, data: str | os.PathLike, *, epochs, batch_size,
                                                                                               model_spec.name),
         "batch_size": _positive_int(batch_size or DEFAULT_BATCH_SIZE, "batch_size"),
         "learning_rate": _positive_float(learning_rate or DEFAULT_LEARNING_RATE, "learning_rate"),
+        "lr_schedule": "cosine",
         "optimizer": "adam",
         "loss": "sparse_categorical_crossentropy",
         "patience": _positive_int(patience or DEFAULT_PATIENCE, "patience"),
@@ -374,10 +381,20 @@ def _save_keras_atomic(model, path: Path) -> None:
 
 # ---- the fit -----------------------------------------------------------------------------------------
 
+def _learning_rate(config: dict[str, Any], train_images: int):
+    """Cosine decay over the planned epochs (to 1% of the start): the last epochs fine-tune instead of
+    bouncing around, worth about a point of test accuracy in a five-epoch run. The schedule follows the
+    optimizer's step counter, which a resumed run restores from its checkpoint."""
+    if config.get("lr_schedule", "cosine") != "cosine":
+        return config["learning_rate"]
+    steps = max(1, -(-train_images // config["batch_size"])) * config["epochs"]
+    return keras.optimizers.schedules.CosineDecay(config["learning_rate"], decay_steps=steps, alpha=0.01)
+
+
 def _fit(run_dir: Path, config: dict[str, Any], spec: PreprocessSpec, dataset: Dataset, *, verbose: bool,
          extra_callbacks: list[Any]) -> TrainResult:
     model = _build_model(config)
-    optimizer = keras.optimizers.Adam(learning_rate=config["learning_rate"])
+    optimizer = keras.optimizers.Adam(learning_rate=_learning_rate(config, len(dataset.x_train)))
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     ckpt_dir = run_dir / runs.CHECKPOINT_DIR
     ckpt_dir.mkdir(exist_ok=True)

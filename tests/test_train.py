@@ -297,3 +297,19 @@ def test_early_stopping_state_and_checkpoint_files(trainmod, tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(on_disk, best))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "best_weights.npz", "epoch-4.data-00000-of-00001", "epoch-4.index", "state.json"]
+
+
+def test_default_mobilenet_run_is_half_width_with_cosine_decay(trainmod):
+    """`edgecnn train mobilenet` trains MobileNetV2 at width 0.5 (the five-minute default); --width and an
+    explicit input size keep the canonical width; the learning rate decays to 1% over the planned steps."""
+    kw = dict(epochs=None, batch_size=None, channels=None, width=None, learning_rate=None, limit=None,
+              seed=0, max_minutes=None, patience=None, knobs={})
+    config, _ = trainmod._new_config("mobilenet_v2", "fashion_mnist", input_size=None, **kw)
+    assert config["knobs"]["width"] == 0.5 and config["lr_schedule"] == "cosine"
+    config_wide, _ = trainmod._new_config("mobilenet_v2", "fashion_mnist", input_size=None, **{**kw, "width": 1.0})
+    assert config_wide["knobs"]["width"] == 1.0
+    config_big, _ = trainmod._new_config("mobilenet_v2", "fashion_mnist", input_size=64, **kw)
+    assert "width" not in config_big["knobs"]
+    schedule = trainmod._learning_rate(dict(config, epochs=2, batch_size=100), 1000)
+    assert float(schedule(0)) == pytest.approx(config["learning_rate"])
+    assert float(schedule(20)) == pytest.approx(0.01 * config["learning_rate"])

@@ -31,7 +31,7 @@ def _raise_interrupt(signum, frame) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per step [default: 128].")
 @click.option("--input-size", metavar="N|HxW", help="Model input size [default: the model's small input].")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Input channels [default: the data's].")
-@click.option("--width", type=click.FloatRange(min=0, min_open=True), help="Width multiplier of the model.")
+@click.option("--width", type=click.FloatRange(min=0, min_open=True), help="Width multiplier of the model (default 1.0; 0.5 for mobilenet_v2 at its small default input).")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True),
               help="Adam learning rate [default: 0.001].")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N",
