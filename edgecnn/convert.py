@@ -827,7 +827,10 @@ def print_report(report: ConvertReport, console=None) -> None:
 
 
 def _kb(n: int) -> str:
-    return f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB"
+    # Same units as `edgecnn profile` (decimal kB/MB), so the two reports agree on a file's size.
+    from edgecnn.report import fmt_bytes
+
+    return fmt_bytes(n)
 
 
 def _pct(value: float | None) -> str:
