@@ -164,7 +164,9 @@ def _connect(user: str, host: str, port: int, identity: str | None, timeout: flo
         raise EdgecnnError(f"cannot reach {where}: connection refused") from exc
     except paramiko.SSHException as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "banner" in first.lower():
+        # Under load paramiko may report a dead handshake as "No existing session" (its transport thread
+        # gave up reading the banner before connect() looked): the same case, nobody speaks SSH there.
+        if "banner" in first.lower() or "no existing session" in first.lower():
             raise EdgecnnError(f"cannot reach {where}: no SSH server answered ({first}); wrong port, or a "
                                f"firewall in the way?") from exc
         raise EdgecnnError(f"SSH to {where} failed: {first}") from exc
