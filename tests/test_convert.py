@@ -148,7 +148,7 @@ def _run_family_children(names: list[str], out: Path, groups: int = 2) -> dict[s
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
     procs = [subprocess.Popen([sys.executable, __file__, str(out), *chunk], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for chunk in chunks if chunk]
-    logs = [p.communicate(timeout=1800) for p in procs]
+    logs = [p.communicate(timeout=3000) for p in procs]  # the whole zoo in two children: ~20 min on 2 idle cores
     results = {}
     for name in names:
         path = out / f"{name}.json"
