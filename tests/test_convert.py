@@ -143,8 +143,27 @@ def _calibrate_batchnorm(model, data) -> None:
     del tf
 
 
+# Seconds each family's job took here under load (short fit, conversions, and QAT for QAT_FAMILIES):
+# used only to share the zoo evenly between the children, so neither waits alone at the end.
+JOB_SECONDS = {"simple_cnn": 18, "lenet5": 12, "alexnet": 30, "vgg11": 34, "vgg16": 71, "googlenet": 181,
+               "resnet18": 82, "resnet34": 168, "resnet50": 219, "densenet121": 800, "mobilenet_v1": 92,
+               "mobilenet_v2": 100, "mobilenet_v3_large": 159, "mobilenet_v3_small": 300,
+               "efficientnet_b0": 540, "convnext_tiny": 600}
+
+
+def _balanced_chunks(names: list[str], groups: int) -> list[list[str]]:
+    """Longest job first onto the least-loaded child."""
+    chunks: list[list[str]] = [[] for _ in range(groups)]
+    loads = [0.0] * groups
+    for name in sorted(names, key=lambda n: -JOB_SECONDS.get(n, 200)):
+        i = loads.index(min(loads))
+        chunks[i].append(name)
+        loads[i] += JOB_SECONDS.get(name, 200)
+    return chunks
+
+
 def _run_family_children(names: list[str], out: Path, groups: int = 2) -> dict[str, dict]:
-    chunks = [names[i::groups] for i in range(groups)]
+    chunks = _balanced_chunks(names, groups)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
     procs = [subprocess.Popen([sys.executable, __file__, str(out), *chunk], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for chunk in chunks if chunk]
