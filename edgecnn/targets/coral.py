@@ -544,7 +544,7 @@ def print_compile_result(result: dict[str, Any], console: Any = None) -> None:
 
     console = console or Console()
     if result["compiler"] is None:
-        console.print(f"[yellow]{result['message']}[/yellow]")
+        console.print(f"[yellow]Edge TPU: {result['message']}[/yellow]")
         console.print(result["install"], markup=False, highlight=False)
         if result.get("report"):
             console.print(f"static prediction: {result['report']['verdict']}")
