@@ -26,7 +26,7 @@ def _fake_row(family: str, model: str, f32_ms: float, i8_ms: float) -> dict:
     files = {v: {"file": f"/x/{v}.tflite", "bytes": b, "gzip_bytes": b // 2}
              for v, b in (("float32", 1_000_000), ("int8", 260_000), ("qat_int8", 255_000), ("pruned_int8", 260_000))}
     return {"family": family, "model": model, "input_shape": [32, 32, 1], "params": 250_000, "macs": 12_500_000,
-            "train_seconds": 42.4, "accuracy": {"float32": 0.9, "int8": 0.895, "qat_int8": 0.9, "pruned_int8": 0.88},
+            "train_seconds": 42.4, "train_images": 8000, "epochs_run": 3, "accuracy": {"float32": 0.9, "int8": 0.895, "qat_int8": 0.9, "pruned_int8": 0.88},
             "files": files, "errors": {},
             "latency": {"median_ms": {"float32": f32_ms, "int8": i8_ms, "qat_int8": i8_ms, "pruned_int8": i8_ms},
                         "loadavg": 0.5}}
@@ -42,7 +42,7 @@ def test_report_from_cache(tmp_path):
     settings = tool.settings_for(argparse.Namespace(quick=True, epochs=None, limit=None, test_images=None,
                                                     threads=2, runs=None))
     md = tool.write_report(cache, tmp_path, settings).read_text()
-    assert "| resnet | resnet18 | 32×32×1 | 250.00 k | 12.50 M | 42 s | 90.0% | 89.5% | 90.0% | 88.0% " in md
+    assert "| resnet | resnet18 | 32×32×1 | 250.00 k | 12.50 M | 8000 img × 3 ep, 42 s | 90.0% | 89.5% | 90.0% | 88.0% " in md
     assert "| 1.00 MB (0.50 MB) | 0.26 MB (0.13 MB) | 0.13 MB | 3.00 | 2.00 | 2.00 | 2.00 | 1.50× |" in md
     assert "| resnet | resnet18 | 224×224×3 |" in md and "| 30.00 | 20.00 | 1.50× |" in md
     assert "small/vgg: the child process died (signal 11)" in md and "TestCPU" in md

@@ -11,8 +11,9 @@ What is tested honestly, and what is not:
 - Why not 0.99 on all images: a briefly fitted network still scores many classes alike, and int8 rounding
   flips exactly those near-ties (measured: width-0.25 MobileNetV1 after the short fit agrees 0.64 on all
   images, 0.95 on the 41 of 200 with a 0.1 margin; MobileNetV3-large (hard-swish) 0.74 and 0.85 on 39;
-  a broken conversion stays near chance on decisive images too); untrained MobileNetV3-small agreed 0.48 after a 2-step QAT
-  that also moves the weights, hence QAT_AGREEMENT). Trained models agree ≥ 0.95
+  a broken conversion stays near chance on decisive images too). QAT int8 after a 2-step fine-tune (which also
+  moves the weights) agreed 0.84–0.96 on all images and 0.87–1.0 on decisive ones (EfficientNet lowest), hence
+  QAT_AGREEMENT; before QAT ranges started measured, ConvNeXt's was 0.09. Trained models agree ≥ 0.95
   (the digits test below asserts it; see also the benchmark numbers). A broken conversion (wrong scale,
   float ops, missing requantisation) agrees at chance level (~0.1–0.2 for 10 classes), far below.
 - QAT runs for the families with layers the default quantize registry rejects (custom hard-swish, squeeze-
@@ -36,7 +37,7 @@ import pytest
 AGREEMENT = 0.30          # all test images: above the ~0.1–0.2 of a broken conversion, below near-tie noise
 DECISIVE_AGREEMENT = 0.75  # images where the float model's top-1 leads its top-2 by MARGIN
 MARGIN = 0.1
-QAT_AGREEMENT = 0.40
+QAT_AGREEMENT = 0.60
 TRAIN_IMAGES = 128  # for QAT's fine-tune
 FIT_EPOCHS = 3     # on the 640 training images of the family job
 # Plain VGG16 (13 convolutions, no BatchNorm) stays at chance in so short a fit; its BN variant trains.
@@ -146,9 +147,9 @@ def _calibrate_batchnorm(model, data) -> None:
 # Seconds each family's job took here under load (short fit, conversions, and QAT for QAT_FAMILIES):
 # used only to share the zoo evenly between the children, so neither waits alone at the end.
 JOB_SECONDS = {"simple_cnn": 18, "lenet5": 12, "alexnet": 30, "vgg11": 34, "vgg16": 71, "googlenet": 181,
-               "resnet18": 82, "resnet34": 168, "resnet50": 219, "densenet121": 800, "mobilenet_v1": 92,
-               "mobilenet_v2": 100, "mobilenet_v3_large": 159, "mobilenet_v3_small": 300,
-               "efficientnet_b0": 540, "convnext_tiny": 600}
+               "resnet18": 82, "resnet34": 168, "resnet50": 219, "densenet121": 500, "mobilenet_v1": 92,
+               "mobilenet_v2": 100, "mobilenet_v3_large": 159, "mobilenet_v3_small": 180,
+               "efficientnet_b0": 375, "convnext_tiny": 295}
 
 
 def _balanced_chunks(names: list[str], groups: int) -> list[list[str]]:
@@ -226,6 +227,8 @@ def test_qat_int8_per_family(family_results, name):
     assert qat["float32_tensors"] == 0, qat["float_tensor_names"]
     assert qat["xnnpack"] != "refused"
     assert qat["agreement"] >= QAT_AGREEMENT, (name, qat["agreement"])
+    if qat["decisive_images"] >= 10:
+        assert qat["decisive_agreement"] >= DECISIVE_AGREEMENT, (name, qat["decisive_agreement"])
 
 
 # ---- the command on user model files and run folders (digits: 8x8 images, quick) -----------------------
