@@ -787,13 +787,12 @@ def _edgetpu(report: ConvertReport, log: Log) -> dict[str, Any]:
 
 def print_report(report: ConvertReport, console=None) -> None:
     """The rich table: one row per variant, plus per-layer sparsity when the model was pruned."""
-    from rich.console import Console
     from rich.table import Table
 
+    from edgecnn.console import make_console
+
     if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped/logged: do not squeeze the table into 80 columns
-            console = Console(width=max(console.width, 130))
+        console = make_console()
     title = f"{report.model}: {report.test_images} test images through the LiteRT interpreter"
     table = Table(title=title)
     for column in ("variant", "size", "× fp32", "gzip", "accuracy", "agree", "conv s", "XNNPACK"):

@@ -15,9 +15,9 @@ from edgecnn.errors import EdgecnnError, UsageError
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from edgecnn.console import make_console
 
-    return Console(stderr=stderr, highlight=False)
+    return make_console(stderr=stderr, highlight=False)
 
 
 def _write_output(path: str, results: list[dict[str, Any]]) -> None:

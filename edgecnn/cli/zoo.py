@@ -80,10 +80,10 @@ def models_command(as_json: bool, published: bool) -> None:
         ], indent=2))
         return
 
-    from rich.console import Console
     from rich.table import Table
 
     from edgecnn.analysis import format_count
+    from edgecnn.console import make_console
 
     headers = ("name", "family", "input", "params", "MACs", "aliases", "paper")
     cells = []
@@ -92,7 +92,7 @@ def models_command(as_json: bool, published: bool) -> None:
         cells.append((spec.name, spec.family, f"{h}x{w}x{c}", format_count(params), format_count(macs),
                       ", ".join(sorted(aliases.get(spec.name, []))), spec.paper))
     widths = [max(len(header), *(len(row[i]) for row in cells)) for i, header in enumerate(headers)]
-    console = Console()
+    console = make_console()
     # One line per model; only the paper column gives way on a narrow terminal (--json has it whole).
     widths[-1] = max(12, min(widths[-1], console.width - sum(widths[:-1]) - 3 * len(headers) - 1))
     table = Table(title="edgecnn model zoo" + (" (published numbers)" if published else " (canonical config)"))
@@ -146,10 +146,10 @@ def info_command(name: str, input_size: int | None, channels: int | None, num_cl
         click.echo(json.dumps(result))
         return
 
-    from rich.console import Console
     from rich.table import Table
 
     from edgecnn.analysis import format_count
+    from edgecnn.console import make_console
 
     table = Table(title=f"{spec.name}  input {shape[0]}x{shape[1]}x{shape[2]}", show_footer=True)
     table.add_column("#", justify="right")
@@ -164,7 +164,7 @@ def info_command(name: str, input_size: int | None, channels: int | None, num_cl
         table.add_row(str(i), layer.name, layer.type, "x".join(str(d) for d in layer.output_shape),
                       f"{layer.params:,}" if layer.params else "", f"{layer.macs:,}" if layer.macs else "",
                       str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}x{rf[1]}")
-    console = Console()
+    console = make_console()
     console.print(table)
     console.print(f"{spec.name}: {format_count(analysis.params)} params "
                   f"({analysis.trainable_params:,} trainable), {format_count(analysis.macs)} MACs per image; "

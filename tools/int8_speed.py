@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""Does the int8 file edgecnn writes keep the speed-up a bare LiteRT loop gets? MobileNetV2 at 224×224×3.
+
+    python tools/int8_speed.py                         # writes docs/int8_speed.json (read by benchmark_zoo.py)
+    python tools/int8_speed.py --rounds 10 --json /tmp/x.json
+
+Five files, timed in one process, round-robin in blocks of 10 invokes (2 threads, XNNPACK), so that every
+file sees the same machine state:
+
+* edgecnn's MobileNetV2 float32 and full int8 (int8 I/O) exactly as ``edgecnn convert`` writes them
+  (converter, then :func:`edgecnn.convert.strip_for_runtime`);
+* the same int8 model straight from the converter (no stripping): does edgecnn's post-processing cost time?
+* Keras Applications' MobileNetV2 float32 and int8 from a plain converter call: the reference ratio
+  ("a bare LiteRT loop") on this CPU.
+
+Random weights (He-normal, so that activations keep their scale) and random calibration images: the timing of
+the int8 kernels does not depend on the values. The CPU's vector extensions are recorded: XNNPACK's int8
+kernels gain most with VNNI / AVX-512 (x86) or dot-product instructions (ARM).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+TOOLS = Path(__file__).resolve().parent
+if str(TOOLS) not in sys.path:
+    sys.path.insert(0, str(TOOLS))
+
+import numpy as np  # noqa: E402
+
+FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "asimddp", "i8mm")
+
+
+def cpu_info() -> dict[str, Any]:
+    model, flags = "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model == "unknown":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith(("flags", "Features")):
+                flags |= set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return {"cpu": model, "flags": {name: name in flags for name in FLAGS}}
+
+
+def build_files(folder: Path) -> dict[str, Path]:
+    from benchmark_zoo import _converter_int8
+    from sparse_speed import he_init
+
+    from edgecnn._tf import keras, tf
+    from edgecnn.convert import strip_for_runtime
+    from edgecnn.zoo import create_model
+
+    calib = np.random.default_rng(0).random((8, 224, 224, 3), dtype=np.float32)
+
+    def convert(model, int8: bool) -> bytes:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        if int8:
+            _converter_int8(converter, calib)
+        return converter.convert()
+
+    zoo = create_model("mobilenet_v2")
+    he_init(zoo)
+    reference = keras.applications.MobileNetV2(weights=None)
+    he_init(reference)
+    blobs = {
+        "edgecnn float32": strip_for_runtime(convert(zoo, False)),
+        "edgecnn int8": strip_for_runtime(zoo_int8 := convert(zoo, True)),
+        "edgecnn int8, not stripped": zoo_int8,
+        "Keras Applications float32": convert(reference, False),
+        "Keras Applications int8": convert(reference, True),
+    }
+    paths = {}
+    for i, (name, blob) in enumerate(blobs.items()):
+        paths[name] = folder / f"{i}.tflite"
+        paths[name].write_bytes(blob)
+    return paths
+
+
+def time_interleaved(paths: dict[str, Path], rounds: int, threads: int) -> dict[str, dict[str, float]]:
+    from edgecnn.runtime import make_interpreter
+
+    rng = np.random.default_rng(0)
+    interpreters = {}
+    for name, path in paths.items():
+        interp = make_interpreter(str(path), num_threads=threads)
+        interp.allocate_tensors()
+        detail = interp.get_input_details()[0]
+        x = rng.random(tuple(detail["shape"]), dtype=np.float32)
+        if detail["dtype"] != np.float32:
+            x = (x * 255 - 128).astype(detail["dtype"])
+        interp.set_tensor(detail["index"], x)
+        for _ in range(5):
+            interp.invoke()
+        interpreters[name] = interp
+    times: dict[str, list[float]] = {name: [] for name in interpreters}
+    for _ in range(rounds):
+        for name, interp in interpreters.items():
+            for _ in range(10):
+                start = time.perf_counter_ns()
+                interp.invoke()
+                times[name].append((time.perf_counter_ns() - start) / 1e6)
+    return {name: {"median_ms": float(np.median(t)), "p10_ms": float(np.percentile(t, 10)),
+                   "runs": len(t), "bytes": paths[name].stat().st_size} for name, t in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=30, help="blocks of 10 invokes per file")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", default=str(ROOT / "docs" / "int8_speed.json"))
+    args = parser.parse_args(argv)
+
+    from edgecnn.fileio import write_json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = build_files(Path(tmp))
+        timing = time_interleaved(paths, args.rounds, args.threads)
+    ms = {name: row["median_ms"] for name, row in timing.items()}
+    result = {
+        **cpu_info(), "threads": args.threads, "model": "mobilenet_v2", "input_shape": [224, 224, 3],
+        "timing": timing,
+        "speedup": {"edgecnn": ms["edgecnn float32"] / ms["edgecnn int8"],
+                    "keras_applications": ms["Keras Applications float32"] / ms["Keras Applications int8"]},
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    write_json(args.json, result)
+    for name, row in timing.items():
+        print(f"{name:32s} {row['median_ms']:7.2f} ms  (p10 {row['p10_ms']:.2f}, {row['bytes'] / 1e6:.2f} MB)")
+    print(f"int8 speed-up: edgecnn {result['speedup']['edgecnn']:.2f}×, "
+          f"Keras Applications + plain converter {result['speedup']['keras_applications']:.2f}×  → {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
