@@ -17,7 +17,6 @@ committed files, so neither side can drift unnoticed.
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import io
 import json
@@ -31,7 +30,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "android_demo" / "core" / "src" / "test" / "resources" / "golden"
 MODELS = ROOT / "tests" / "data"
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
           "Ankle boot"]
 # Test-set indices: one image of several classes.
@@ -67,12 +65,13 @@ MODEL_RUNS = {"tiny_cnn_float32": "model_float32", "tiny_cnn_int8": "model_int8"
 
 
 def _idx(name: str) -> np.ndarray:
-    """An idx file of the Fashion-MNIST distribution as a uint8 array."""
-    with gzip.open(FASHION / name, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    """One idx file of Fashion-MNIST, found and validated as `edgecnn train` finds it (Debian's package here)."""
+    from edgecnn.data import find_fashion_mnist, read_idx
+
+    folder = find_fashion_mnist()
+    if folder is None:
+        raise SystemExit("Fashion-MNIST not found: apt-get install dataset-fashion-mnist (or set EDGECNN_DATA)")
+    return read_idx(folder / name)
 
 
 def make_images() -> dict[str, bytes]:

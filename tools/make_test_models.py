@@ -25,7 +25,6 @@ Files written:
 """
 from __future__ import annotations
 
-import gzip
 import sys
 from pathlib import Path
 
@@ -33,15 +32,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data"
-FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
 def _idx(name: str) -> np.ndarray:
-    with gzip.open(FASHION / name, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    """One idx file of Fashion-MNIST, found and validated as `edgecnn train` finds it (Debian's package here)."""
+    from edgecnn.data import find_fashion_mnist, read_idx
+
+    folder = find_fashion_mnist()
+    if folder is None:
+        raise SystemExit("Fashion-MNIST not found: apt-get install dataset-fashion-mnist (or set EDGECNN_DATA)")
+    return read_idx(folder / name)
 
 
 def build_and_train(seed: int = 0):

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from edgecnn._tf import keras
-from edgecnn.zoo.blocks import activation_layer
+from edgecnn.zoo.blocks import activation_layer, resolve_stem
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, scaled
 
 layers = keras.layers
 
@@ -24,7 +24,7 @@ def alexnet(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0, act
     sizes the first FC takes the flattened final map as it is (its size follows the input).
     """
     check_knobs("alexnet", width, activation)
-    chosen = choose_stem(stem, input_shape, model="alexnet", imagenet_min=63, small_min=15)
+    chosen = resolve_stem(stem, input_shape, model="alexnet", imagenet_min=63, small_min=15)
     act = activation
 
     def conv(x, filters, k, name, strides=1, padding="same"):

@@ -77,24 +77,25 @@ def classifier_head(x, num_classes: int, *, dropout: float = 0.0, name: str = "h
 SMALL_STEM_BELOW = 64
 
 
-def resolve_stem(stem: str, input_shape: tuple[int, int, int], *, model: str, imagenet_stride: int,
-                 small_stride: int) -> str:
+def resolve_stem(stem: str, input_shape: tuple[int, int, int], *, model: str, imagenet_min: int, small_min: int,
+                 small_below: int = SMALL_STEM_BELOW, large: str = "imagenet") -> str:
     """Choose ``"imagenet"`` or ``"small"`` for ``stem="auto"|"imagenet"|"small"`` and check the input fits.
 
-    ImageNet networks downsample 32×, which leaves a 28–32 px image as a 1×1 map for the whole last stage, so
-    small images get a layout that downsamples 16× ("small"; each family says how — the MobileNets and
-    EfficientNet keep the last stride-2 stage at stride 1, see :func:`small_input_strides`). ``auto`` takes
-    the small layout when the shorter side is below :data:`SMALL_STEM_BELOW`. ``*_stride`` is the total
-    downsampling with each layout: the input must be at least that big, so the last feature map is at least
-    1×1 without relying on padding. Raises :class:`~edgecnn.errors.UsageError` otherwise.
+    ImageNet stems downsample hard (AlexNet's 11×11/4, ResNet's 7×7/2 + max-pool, 32× in all for the mobile
+    families), which leaves a 28–32 px image with nothing to classify, so small images get each family's
+    small-input layout (each family says how — the MobileNets and EfficientNet keep the last stride-2 stage at
+    stride 1, see :func:`small_input_strides`). ``auto`` takes it when the shorter side is below
+    ``small_below``. ``*_min`` is the smallest side each layout builds at (the last feature map at least 1×1
+    without relying on padding). ``large`` renames the big stem where "imagenet" is the wrong word (LeNet's
+    is ``classic``). Raises :class:`~edgecnn.errors.UsageError` otherwise.
     """
     from edgecnn.errors import UsageError
 
-    if stem not in ("auto", "imagenet", "small"):
-        raise UsageError(f"{model}: stem must be auto, imagenet or small, got {stem!r}")
+    if stem not in ("auto", large, "small"):
+        raise UsageError(f"{model}: stem must be auto, {large} or small, got {stem!r}")
     side = min(int(input_shape[0]), int(input_shape[1]))
-    chosen = stem if stem != "auto" else ("small" if side < SMALL_STEM_BELOW else "imagenet")
-    need = imagenet_stride if chosen == "imagenet" else small_stride
+    chosen = stem if stem != "auto" else ("small" if side < small_below else large)
+    need = imagenet_min if chosen == large else small_min
     if side < need:
         raise UsageError(f"{model} with the {chosen} stem needs inputs of at least {need}x{need} pixels, "
                          f"got {input_shape[0]}x{input_shape[1]}")

@@ -51,7 +51,7 @@ def convnext_tiny(input_shape=(224, 224, 3), num_classes=1000, width=1.0, dropou
     in a 1×1 map (downsampling convs are unpadded: ``min_input`` 16; ImageNet stem 32).
     QAT needs output-quantising QuantizeConfigs for LayerNormalization and LayerScale (edgecnn.optimize).
     """
-    chosen = blocks.resolve_stem(stem, input_shape, model="convnext_tiny", imagenet_stride=32, small_stride=16)
+    chosen = blocks.resolve_stem(stem, input_shape, model="convnext_tiny", imagenet_min=32, small_min=16)
     dims = [blocks.make_divisible(d * width) for d in _TINY_DIMS]
     patch = 4 if chosen == "imagenet" else 2
     inputs = layers.Input(shape=input_shape, name="input")

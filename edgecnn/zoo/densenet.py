@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from edgecnn._tf import keras
-from edgecnn.zoo.blocks import BN_MOMENTUM, activation_layer, conv_bn_act
+from edgecnn.zoo.blocks import BN_MOMENTUM, activation_layer, conv_bn_act, resolve_stem
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, scaled
 
 layers = keras.layers
 
@@ -49,7 +49,7 @@ def densenet121(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0,
     ``small``: 3×3/1 conv → BN → act (8× overall, needs ≥ 8 px); ``auto`` picks small below 64 px.
     """
     check_knobs("densenet121", width, activation)
-    chosen = choose_stem(stem, input_shape, model="densenet121", imagenet_min=32, small_min=8)
+    chosen = resolve_stem(stem, input_shape, model="densenet121", imagenet_min=32, small_min=8)
     growth = scaled(32, width)
     inputs = keras.Input(input_shape, name="input")
     if chosen == "imagenet":

@@ -34,7 +34,7 @@ def efficientnet_b0(input_shape=(224, 224, 3), num_classes=1000, width=1.0, acti
     # BatchNorm momentum 0.9 (PyTorch's default) rather than Keras' 0.99: slower moving statistics leave
     # test accuracy at chance for the first epochs of a short training run.
     bn = dict(bn_epsilon=1e-3, bn_momentum=0.9)
-    chosen = blocks.resolve_stem(stem, input_shape, model="efficientnet_b0", imagenet_stride=32, small_stride=16)
+    chosen = blocks.resolve_stem(stem, input_shape, model="efficientnet_b0", imagenet_min=32, small_min=16)
     inputs = layers.Input(shape=input_shape, name="input")
     x = blocks.conv_bn_act(inputs, blocks.make_divisible(32 * width), 3, 2, activation=activation, name="stem",
                            **bn)

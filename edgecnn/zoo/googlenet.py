@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from edgecnn._tf import keras
-from edgecnn.zoo.blocks import conv_bn_act
+from edgecnn.zoo.blocks import conv_bn_act, resolve_stem
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, scaled
 
 layers = keras.layers
 
@@ -47,7 +47,7 @@ def googlenet(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0, a
     ``auto`` picks small below 64 px. Channels × ``width``.
     """
     check_knobs("googlenet", width, activation)
-    chosen = choose_stem(stem, input_shape, model="googlenet", imagenet_min=32, small_min=8)
+    chosen = resolve_stem(stem, input_shape, model="googlenet", imagenet_min=32, small_min=8)
     cba = dict(activation=activation, bn_epsilon=1e-3)
     inputs = keras.Input(input_shape, name="input")
     if chosen == "imagenet":

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from edgecnn._tf import keras
-from edgecnn.zoo.blocks import activation_layer
+from edgecnn.zoo.blocks import activation_layer, resolve_stem
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, scaled
 
 layers = keras.layers
 
@@ -25,7 +25,7 @@ def lenet5(input_shape=(32, 32, 1), num_classes=10, width: float = 1.0, activati
     The paper's scaled tanh and RBF output are replaced by tanh and softmax.
     """
     check_knobs("lenet5", width, activation)
-    chosen = choose_stem(stem, input_shape, model="lenet5", imagenet_min=32, small_min=28, small_below=32,
+    chosen = resolve_stem(stem, input_shape, model="lenet5", imagenet_min=32, small_min=28, small_below=32,
                           large="classic")
     inputs = keras.Input(input_shape, name="input")
     x = layers.Conv2D(scaled(6, width), 5, padding="same" if chosen == "small" else "valid", name="c1_conv")(inputs)

@@ -33,7 +33,7 @@ def mobilenet_v1(input_shape=(224, 224, 3), num_classes=1000, width=1.0, activat
     # BatchNorm momentum 0.9 (PyTorch's default) rather than Keras' 0.99: slower moving statistics leave
     # test accuracy at chance for the first epochs of a short training run.
     bn = dict(bn_epsilon=1e-3, bn_momentum=0.9)
-    chosen = blocks.resolve_stem(stem, input_shape, model="mobilenet_v1", imagenet_stride=32, small_stride=16)
+    chosen = blocks.resolve_stem(stem, input_shape, model="mobilenet_v1", imagenet_min=32, small_min=16)
     inputs = layers.Input(shape=input_shape, name="input")
     x = blocks.conv_bn_act(inputs, int(32 * width), 3, 2, activation=activation, name="stem", **bn)
     strides = [s for _, s in _LAYERS]

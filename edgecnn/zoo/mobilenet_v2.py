@@ -38,7 +38,7 @@ def mobilenet_v2(input_shape=(224, 224, 3), num_classes=1000, width=1.0, activat
     81.9% Fashion-MNIST test accuracy after one epoch at a constant learning rate.
     """
     blocks.check_activation(activation, ("relu6", "relu"), "mobilenet_v2")
-    chosen = blocks.resolve_stem(stem, input_shape, model="mobilenet_v2", imagenet_stride=32, small_stride=16)
+    chosen = blocks.resolve_stem(stem, input_shape, model="mobilenet_v2", imagenet_min=32, small_min=16)
     inputs = layers.Input(shape=input_shape, name="input")
     x = blocks.conv_bn_act(inputs, blocks.make_divisible(32 * width), 3, 2, activation=activation, name="stem",
                            **_BN)

@@ -21,7 +21,7 @@ _SMALL = ((3, 16, 16, True, "RE", 2), (3, 72, 24, False, "RE", 2), (3, 88, 24, F
 
 def _mobilenet_v3(name, config, last_conv, head, input_shape, num_classes, width, activation, dropout, stem):
     blocks.check_activation(activation, ("hard_swish", "relu6"), name)
-    chosen = blocks.resolve_stem(stem, input_shape, model=name, imagenet_stride=32, small_stride=16)
+    chosen = blocks.resolve_stem(stem, input_shape, model=name, imagenet_min=32, small_min=16)
     # The paper's "HS" layers use hard-swish; activation="relu6" swaps them for ReLU6 (the Edge TPU has no
     # HARD_SWISH); "RE" layers stay ReLU. The SE gate stays hard-sigmoid: it converts to ADD/RELU6/MUL,
     # which every target runs.

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from edgecnn._tf import keras
-from edgecnn.zoo.blocks import activation_layer, conv_bn_act
+from edgecnn.zoo.blocks import activation_layer, conv_bn_act, resolve_stem
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, scaled
 
 layers = keras.layers
 
@@ -45,7 +45,7 @@ def _resnet(name, blocks, block, input_shape, num_classes, width, activation, st
     4×4). ``auto`` picks small below 64 px. Convs have no bias (BN follows each).
     """
     check_knobs(name, width, activation)
-    chosen = choose_stem(stem, input_shape, model=name, imagenet_min=32, small_min=8)
+    chosen = resolve_stem(stem, input_shape, model=name, imagenet_min=32, small_min=8)
     inputs = keras.Input(input_shape, name="input")
     stem_filters = scaled(64, width)
     if chosen == "imagenet":

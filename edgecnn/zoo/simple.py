@@ -1,6 +1,6 @@
 """A small baseline CNN (three VGG-style conv–BN–ReLU–max-pool blocks); no paper, a common teaching model.
 
-Also holds :func:`choose_stem`, the stem rule shared by the classic families (LeNet … DenseNet).
+Also holds the knob checks shared by the classic families (LeNet … DenseNet).
 """
 from __future__ import annotations
 
@@ -10,30 +10,6 @@ from edgecnn.zoo.blocks import activation_layer, check_activation, conv_bn_act
 from edgecnn.zoo.registry import register_model
 
 layers = keras.layers
-
-#: ``stem="auto"`` picks the small-input stem when the shorter image side is below this.
-SMALL_STEM_BELOW = 64
-
-
-def choose_stem(stem: str, input_shape: tuple[int, int, int], *, model: str, imagenet_min: int,
-                small_min: int, small_below: int = SMALL_STEM_BELOW, large: str = "imagenet") -> str:
-    """Resolve ``stem="auto"|"imagenet"|"small"`` to ``"imagenet"`` or ``"small"`` and check the input fits.
-
-    ImageNet stems downsample hard (AlexNet's 11×11/4, ResNet's 7×7/2 + max-pool …): on a 28–32 px image
-    they leave nothing to classify, so ``auto`` takes the family's small-input stem below ``small_below``.
-    ``*_min`` is the smallest side each stem builds at (so the last feature map is at least 1×1).
-    ``large`` renames the big stem where "imagenet" is the wrong word (LeNet's is ``classic``).
-    """
-    if stem not in ("auto", large, "small"):
-        raise UsageError(f"{model}: stem must be auto, {large} or small, got {stem!r}")
-    side = min(int(input_shape[0]), int(input_shape[1]))
-    chosen = stem if stem != "auto" else ("small" if side < small_below else large)
-    need = imagenet_min if chosen == large else small_min
-    if side < need:
-        raise UsageError(f"{model} with the {chosen} stem needs inputs of at least {need}x{need} pixels, "
-                         f"got {input_shape[0]}x{input_shape[1]}")
-    return chosen
-
 
 #: Activations the classic families accept (what :func:`edgecnn.zoo.blocks.activation_layer` builds).
 ACTIVATIONS = ("relu", "relu6", "swish", "silu", "gelu", "hard_swish", "tanh", "sigmoid")

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from edgecnn._tf import keras
-from edgecnn.zoo.blocks import BN_MOMENTUM, activation_layer
+from edgecnn.zoo.blocks import BN_MOMENTUM, activation_layer, resolve_stem
 from edgecnn.zoo.registry import register_model
-from edgecnn.zoo.simple import check_knobs, choose_stem, scaled
+from edgecnn.zoo.simple import check_knobs, scaled
 
 layers = keras.layers
 
@@ -21,7 +21,7 @@ def _vgg(name, input_shape, num_classes, width, activation, stem, batch_norm, dr
     64 px. The first FC takes the flattened final map (7×7×512 at 224 px, as the paper).
     """
     check_knobs(name, width, activation)
-    chosen = choose_stem(stem, input_shape, model=name, imagenet_min=32, small_min=16)
+    chosen = resolve_stem(stem, input_shape, model=name, imagenet_min=32, small_min=16)
     inputs = keras.Input(input_shape, name="input")
     x = inputs
     for stage, (convs, filters) in enumerate(zip(CONFIGS[name], (64, 128, 256, 512, 512)), start=1):
