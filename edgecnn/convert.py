@@ -338,8 +338,11 @@ def _converter_options(variant: str):
     return [tf.lite.Optimize.DEFAULT], [tf.lite.OpsSet.TFLITE_BUILTINS_INT8], io, io, True
 
 
-def _convert_in_this_process(job: dict[str, Any]) -> dict[str, Any]:
-    """Child side: SavedModel → .tflite bytes (optionally trying sparse encoding), then a first run."""
+def convert_saved_model(job: dict[str, Any]) -> dict[str, Any]:
+    """SavedModel → .tflite bytes (optionally trying sparse encoding), then a first run: what each child
+    process of :func:`convert` does. ``job``: ``variant``, ``saved_model``, ``calibration`` (a .npy of float
+    inputs, for the integer variants) and ``output``. Run it in a child process: the converter and a first
+    invoke of a new model can crash the process."""
     from edgecnn._tf import tf
 
     variant = job["variant"]
@@ -418,7 +421,7 @@ def _first_run(model_bytes: bytes) -> dict[str, Any]:
 def _child_main(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     try:
-        result = _convert_in_this_process(job)
+        result = convert_saved_model(job)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as text, turned into one line there
         result = {"error": f"{type(exc).__name__}: {exc}"}
         Path(job["result"]).write_text(json.dumps(result))
@@ -514,7 +517,7 @@ def _layer_sparsity(model_bytes: bytes) -> tuple[float, dict[str, float]]:
     return float(info.weight_sparsity), per_layer
 
 
-def _io_quantization(model_bytes: bytes) -> tuple[str, dict[str, float] | None, int]:
+def io_quantization(model_bytes: bytes) -> tuple[str, dict[str, float] | None, int]:
     """Input dtype, its (scale, zero_point), and the number of float32 tensors in the file."""
     from edgecnn.tflite_file import read_tflite
 
@@ -731,7 +734,7 @@ def _measure(produced: dict[str, tuple[bytes, dict[str, Any]]], wanted: list[str
     float_predictions = None
     for variant in ["float32", *[v for v in wanted if v != "float32"]]:
         model_bytes, info = produced[variant]
-        dtype, quant, floats = _io_quantization(model_bytes)
+        dtype, quant, floats = io_quantization(model_bytes)
         variant_spec = PreprocessSpec.from_json({**spec.to_json(), "input_dtype": dtype})
         variant_spec.input_quantization = quant
         accuracy = agree = seconds = None

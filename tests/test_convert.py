@@ -93,10 +93,10 @@ def _family_job(names: list[str], out_dir: str) -> None:
             tf.saved_model.save(keras_model, str(saved))
             for variant in (("float32", "int8") if key == "base" else ("int8",)):
                 path = work / f"{key}_{variant}.tflite"
-                info = cv._convert_in_this_process({"variant": variant, "saved_model": str(saved),
+                info = cv.convert_saved_model({"variant": variant, "saved_model": str(saved),
                                                     "calibration": str(work / "calib.npy"), "output": str(path)})
                 blob = path.read_bytes()
-                dtype, quant, floats = cv._io_quantization(blob)
+                dtype, quant, floats = cv.io_quantization(blob)
                 vspec = PreprocessSpec.from_json({**spec.to_json(), "input_dtype": dtype})
                 vspec.input_quantization = quant
                 measured = evaluate_tflite(blob, x_test, y_test, vspec)

@@ -36,7 +36,7 @@ MAKE_MODELS = textwrap.dedent("""
     rng = np.random.default_rng(0)
     np.save(out / "calib.npy", rng.integers(0, 256, (32, 8, 8, 1)).astype(np.float32) / 255)
     for variant in ("float32", "int8", "uint8"):
-        info = cv._convert_in_this_process({"variant": variant, "saved_model": str(out / "saved"),
+        info = cv.convert_saved_model({"variant": variant, "saved_model": str(out / "saved"),
                                             "calibration": str(out / "calib.npy"),
                                             "output": str(out / f"{variant}.tflite")})
         print(variant, json.dumps(info))
