@@ -392,11 +392,12 @@ class _inference_behaviour:
 
     def __init__(self, model):
         inner = [getattr(layer, "layer", layer) for layer in model.layers]  # through QuantizeWrappers
-        self.batch_norms = [l for l in inner if type(l).__name__ == "BatchNormalization"]
-        self.dropouts = [l for l in inner if type(l).__name__ in ("Dropout", "SpatialDropout2D")]
+        self.batch_norms = [layer for layer in inner if type(layer).__name__ == "BatchNormalization"]
+        self.dropouts = [layer for layer in inner if type(layer).__name__ in ("Dropout", "SpatialDropout2D")]
 
     def __enter__(self):
-        self.saved = [(l, l.trainable) for l in self.batch_norms], [(l, l.rate) for l in self.dropouts]
+        self.saved = ([(layer, layer.trainable) for layer in self.batch_norms],
+                      [(layer, layer.rate) for layer in self.dropouts])
         for layer in self.batch_norms:
             layer.trainable = False
         for layer in self.dropouts:
