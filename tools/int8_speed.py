@@ -40,16 +40,10 @@ FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "asimddp", "i8mm")
 
 
 def cpu_info() -> dict[str, Any]:
-    model, flags = "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model == "unknown":
-                model = line.split(":", 1)[1].strip()
-            if line.startswith(("flags", "Features")):
-                flags |= set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return {"cpu": model, "flags": {name: name in flags for name in FLAGS}}
+    from benchmark_zoo import environment
+    from sparse_speed import cpu_flags
+
+    return {"cpu": environment()["cpu"], "flags": cpu_flags(FLAGS)}
 
 
 def build_files(folder: Path) -> dict[str, Path]:

@@ -44,7 +44,8 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 
-def cpu_flags() -> dict[str, bool]:
+def cpu_flags(names: tuple[str, ...] = ("sse4_1", "avx", "avx2", "avx512f", "asimd")) -> dict[str, bool]:
+    """Which of ``names`` the CPU reports (x86 "flags" / ARM "Features" in /proc/cpuinfo)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -53,7 +54,7 @@ def cpu_flags() -> dict[str, bool]:
     for line in text.splitlines():
         if line.startswith(("flags", "Features")):
             flags |= set(line.split(":", 1)[1].split())
-    return {name: name in flags for name in ("sse4_1", "avx", "avx2", "avx512f", "asimd")}
+    return {name: name in flags for name in names}
 
 
 def build_sparse_friendly(size: int, classes: int, alpha: float = 1.0, depth: str = "full",
