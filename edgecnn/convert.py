@@ -44,6 +44,8 @@ import numpy as np
 
 from edgecnn.errors import EdgecnnError, UsageError
 from edgecnn.preprocess import PreprocessSpec, to_float_input
+# Same units as `edgecnn profile` (decimal kB/MB), so the two reports agree on a file's size.
+from edgecnn.report import fmt_bytes
 
 VARIANTS = ("float32", "float16", "dynamic", "int8", "uint8")
 INTEGER_VARIANTS = ("int8", "uint8")
@@ -801,8 +803,8 @@ def print_report(report: ConvertReport, console=None) -> None:
     for column in ("variant", "size", "× fp32", "gzip", "accuracy", "agree", "conv s", "XNNPACK"):
         table.add_column(column, justify="left" if column in ("variant", "XNNPACK") else "right")
     for r in report.variants:
-        table.add_row(r.variant + (" (sparse)" if r.sparse_encoding else ""), _kb(r.size_bytes),
-                      f"{r.ratio_to_float32:.3f}" if r.ratio_to_float32 else "-", _kb(r.gzip_bytes),
+        table.add_row(r.variant + (" (sparse)" if r.sparse_encoding else ""), fmt_bytes(r.size_bytes),
+                      f"{r.ratio_to_float32:.3f}" if r.ratio_to_float32 else "-", fmt_bytes(r.gzip_bytes),
                       _pct(r.accuracy), _pct(r.agreement_with_float32), f"{r.convert_seconds:.1f}", r.xnnpack)
     console.print(table)
     for r in report.variants:
@@ -826,13 +828,6 @@ def print_report(report: ConvertReport, console=None) -> None:
             console.print(f"Edge TPU: {tpu.get('error') or tpu.get('message') or 'done'}")
     if report.report_path:
         console.print(f"report: {report.report_path}")
-
-
-def _kb(n: int) -> str:
-    # Same units as `edgecnn profile` (decimal kB/MB), so the two reports agree on a file's size.
-    from edgecnn.report import fmt_bytes
-
-    return fmt_bytes(n)
 
 
 def _pct(value: float | None) -> str:

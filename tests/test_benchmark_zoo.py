@@ -37,13 +37,15 @@ def test_report_from_cache(tmp_path):
     tool = _tool()
     cache = {"schema": tool.SCHEMA, "meta": {"environment": {"cpu": "TestCPU", "cores": 2}, "updated": "now"},
              "small": {"resnet": _fake_row("resnet", "resnet18", 3.0, 2.0),
+                       "densenet": {**_fake_row("densenet", "densenet121", 9.0, 6.0), "width": 0.5},
                        "vgg": {"model": "vgg11", "error": "the child process died (signal 11)"}},
              "canonical": {"resnet": {**_fake_row("resnet", "resnet18", 30.0, 20.0), "input_shape": [224, 224, 3]}}}
     settings = tool.settings_for(argparse.Namespace(quick=True, epochs=None, limit=None, test_images=None,
-                                                    threads=2, runs=None))
+                                                    width=None, threads=2, runs=None))
     md = tool.write_report(cache, tmp_path, settings).read_text()
     assert "| resnet | resnet18 | 32×32×1 | 250.00 k | 12.50 M | 8000 img × 3 ep, 42 s | 90.0% | 89.5% | 90.0% | 88.0% " in md
     assert "| 1.00 MB (0.50 MB) | 0.26 MB (0.13 MB) | 0.13 MB | 3.00 | 2.00 | 2.00 | 2.00 | 1.50× |" in md
+    assert "| densenet | densenet121 (width 0.5) | 32×32×1 |" in md  # a narrowed row says so
     assert "| resnet | resnet18 | 224×224×3 |" in md and "| 30.00 | 20.00 | 1.50× |" in md
     assert "small/vgg: the child process died (signal 11)" in md and "TestCPU" in md
     for name in ("accuracy_vs_latency.png", "size_per_variant.png", "canonical_latency.png"):
@@ -84,3 +86,17 @@ def test_quick_benchmark_writes_report_and_resumes(tmp_path):
     assert "canonical/lenet: cached (lenet5), skipped" in second.stderr
     again = json.loads((out / "benchmarks.json").read_text())
     assert again["small"]["lenet"]["latency"] == small["latency"]  # not re-measured
+
+
+def test_interleaved_latency_times_every_file_in_bursts():
+    """One timer for both tools: benchmark_zoo's rows (burst 1) and int8_speed's blocks of 10."""
+    tool = _tool()
+    data = ROOT / "tests" / "data"
+    paths = {"float32": data / "tiny_cnn_float32.tflite", "int8": data / "tiny_cnn_int8.tflite"}
+    single = tool.interleaved_latency(paths, threads=1, runs=4, seconds=60.0)
+    blocks = tool.interleaved_latency(paths, threads=1, runs=4, seconds=60.0, burst=10)
+    assert single["runs"] == 4 and blocks["runs"] == 40
+    for timing in (single, blocks):
+        assert set(timing["median_ms"]) == set(paths)
+        for name in paths:
+            assert 0 < timing["p10_ms"][name] <= timing["median_ms"][name] <= timing["p90_ms"][name]

@@ -58,6 +58,8 @@ def settings_for(args: argparse.Namespace) -> dict[str, Any]:
         "epochs": args.epochs or (1 if quick else 3),
         "limit": args.limit or (300 if quick else 8000),          # training images (val/test: limit // 5)
         "finetune_epochs": 1,
+        # None: each model's own small config; a width multiplier lets the heaviest families fit a session.
+        "width": args.width,
         "sparsity": 0.5,
         "test_images": args.test_images or (200 if quick else 1000),
         "calibration_images": 32 if quick else 100,
@@ -72,7 +74,7 @@ def _same(a: dict[str, Any], b: dict[str, Any], keys: tuple[str, ...]) -> bool:
     return all(a.get(k) == b.get(k) for k in keys)
 
 
-SMALL_KEYS = ("epochs", "limit", "finetune_epochs", "sparsity", "test_images", "calibration_images", "quick")
+SMALL_KEYS = ("epochs", "limit", "finetune_epochs", "width", "sparsity", "test_images", "calibration_images", "quick")
 CANONICAL_KEYS = ("quick",)
 
 
@@ -199,8 +201,12 @@ def tflite_accuracy(path: Path, images: np.ndarray, labels: np.ndarray, spec: An
     return float(evaluate_tflite(path, images, labels, spec, num_threads=threads)["accuracy"])
 
 
-def interleaved_latency(paths: dict[str, Path], threads: int, runs: int, seconds: float) -> dict[str, Any]:
-    """Median latency (ms) of each model, invoking them in turn so that all see the same machine state."""
+def interleaved_latency(paths: dict[str, Path], threads: int, runs: int, seconds: float,
+                        burst: int = 1) -> dict[str, Any]:
+    """Median latency (ms) of each model, invoking them in turn so that all see the same machine state.
+
+    Each turn is ``burst`` invokes of one model; ``runs`` turns per model, stopping early after ``seconds``.
+    """
     rng = np.random.default_rng(0)
     interps = {}
     for name, path in paths.items():
@@ -215,13 +221,15 @@ def interleaved_latency(paths: dict[str, Path], threads: int, runs: int, seconds
     deadline = time.perf_counter() + seconds
     for i in range(runs):
         for name, interp in interps.items():
-            start = time.perf_counter_ns()
-            interp.invoke()
-            times[name].append((time.perf_counter_ns() - start) / 1e6)
+            for _ in range(burst):
+                start = time.perf_counter_ns()
+                interp.invoke()
+                times[name].append((time.perf_counter_ns() - start) / 1e6)
         if i >= 4 and time.perf_counter() > deadline:
             break
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"median_ms": {n: float(np.median(t)) for n, t in times.items()},
+            "p10_ms": {n: float(np.percentile(t, 10)) for n, t in times.items()},
             "p90_ms": {n: float(np.percentile(t, 90)) for n, t in times.items()},
             "runs": len(next(iter(times.values()))), "threads": threads, "loadavg": load,
             "measured_at": _now()}
@@ -248,13 +256,15 @@ def run_small(model_name: str, settings: dict[str, Any], work: Path) -> dict[str
     folder = work / "small" / model_name
     folder.mkdir(parents=True, exist_ok=True)
     run_dir = folder / "run"
-    if not runs.is_complete(run_dir):
+    wanted_width = settings.get("width")
+    if not runs.is_complete(run_dir) or (
+            wanted_width is not None and runs.read_config(run_dir)["knobs"].get("width") != wanted_width):
         import shutil
 
         shutil.rmtree(run_dir, ignore_errors=True)  # a half-finished run from a killed benchmark
         _log(f"{model_name}: training {settings['epochs']} epoch(s) on {settings['limit']} images")
         result = train(model_name, data="fashion_mnist", epochs=settings["epochs"], limit=settings["limit"],
-                       out_dir=run_dir, verbose=False, patience=settings["epochs"])
+                       width=wanted_width, out_dir=run_dir, verbose=False, patience=settings["epochs"])
         metrics = result.metrics
     else:
         metrics = runs.read_metrics(run_dir)
@@ -305,8 +315,8 @@ def run_small(model_name: str, settings: dict[str, Any], work: Path) -> dict[str
     latency = interleaved_latency({v: Path(files[v]["file"]) for v in VARIANTS if v in files},
                                   settings["threads"], settings["timing_runs"], settings["timing_seconds"])
     return {
-        "model": model_name, "input_shape": list(spec.shape), "params": analysis.params, "macs": analysis.macs,
-        "train_seconds": metrics.get("train_seconds"), "train_cpu_seconds": metrics.get("train_cpu_seconds"),
+        "model": model_name, "input_shape": list(spec.shape), "width": config.get("knobs", {}).get("width"),
+        "params": analysis.params, "macs": analysis.macs, "train_seconds": metrics.get("train_seconds"), "train_cpu_seconds": metrics.get("train_cpu_seconds"),
         "epochs_run": metrics.get("epochs_run"),
         "keras_test_accuracy": metrics.get("test_accuracy"), "train_images": int(len(tuning.x_train)),
         "test_images": int(len(y_test)), "accuracy": accuracy, "files": files, "latency": latency,
@@ -443,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", default="small,canonical", help="small, canonical or both")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--limit", type=int, default=None, help="training images")
+    parser.add_argument("--width", type=float, default=None,
+                        help="width multiplier for the small table (default: each model's own)")
     parser.add_argument("--test-images", type=int, default=None)
     parser.add_argument("--runs", type=int, default=None, help="timed invokes per variant")
     parser.add_argument("--threads", type=int, default=2)
@@ -559,6 +571,11 @@ def _train_time(r: dict[str, Any]) -> str:
     return f"{budget}, {wall:.0f} s ({cpu:.0f} CPU s)" if cpu is not None else f"{budget}, {wall:.0f} s"
 
 
+def _model_label(r: dict[str, Any]) -> str:
+    width = r.get("width")
+    return r["model"] if width in (None, 1.0) else f"{r['model']} (width {width:g})"
+
+
 def small_table(rows: list[dict[str, Any]]) -> str:
     head = ("| family | model | input | params | MACs | training | float32 acc | int8 acc | QAT int8 acc "
             "| pruned int8 acc | float32 size (gzip) | int8 size (gzip) | pruned int8 gzip "
@@ -569,7 +586,7 @@ def small_table(rows: list[dict[str, Any]]) -> str:
         lat = r.get("latency", {}).get("median_ms", {})
         size = lambda v: (f"{_mb(files[v]['bytes'])} ({_mb(files[v]['gzip_bytes'])})" if v in files else "–")
         lines.append(
-            f"| {r['family']} | {r['model']} | {'×'.join(map(str, r['input_shape']))} | {_count(r['params'])} "
+            f"| {r['family']} | {_model_label(r)} | {'×'.join(map(str, r['input_shape']))} | {_count(r['params'])} "
             f"| {_count(r['macs'])} | {_train_time(r)} | {_pct(acc.get('float32'))} "
             f"| {_pct(acc.get('int8'))} | {_pct(acc.get('qat_int8'))} | {_pct(acc.get('pruned_int8'))} "
             f"| {size('float32')} | {size('int8')} "

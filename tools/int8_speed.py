@@ -81,30 +81,13 @@ def build_files(folder: Path) -> dict[str, Path]:
 
 
 def time_interleaved(paths: dict[str, Path], rounds: int, threads: int) -> dict[str, dict[str, float]]:
-    from edgecnn.runtime import make_interpreter
+    """Per file: median and p10 latency over ``rounds`` blocks of 10 invokes, files taken in turn."""
+    from benchmark_zoo import interleaved_latency
 
-    rng = np.random.default_rng(0)
-    interpreters = {}
-    for name, path in paths.items():
-        interp = make_interpreter(str(path), num_threads=threads)
-        interp.allocate_tensors()
-        detail = interp.get_input_details()[0]
-        x = rng.random(tuple(detail["shape"]), dtype=np.float32)
-        if detail["dtype"] != np.float32:
-            x = (x * 255 - 128).astype(detail["dtype"])
-        interp.set_tensor(detail["index"], x)
-        for _ in range(5):
-            interp.invoke()
-        interpreters[name] = interp
-    times: dict[str, list[float]] = {name: [] for name in interpreters}
-    for _ in range(rounds):
-        for name, interp in interpreters.items():
-            for _ in range(10):
-                start = time.perf_counter_ns()
-                interp.invoke()
-                times[name].append((time.perf_counter_ns() - start) / 1e6)
-    return {name: {"median_ms": float(np.median(t)), "p10_ms": float(np.percentile(t, 10)),
-                   "runs": len(t), "bytes": paths[name].stat().st_size} for name, t in times.items()}
+    timing = interleaved_latency(paths, threads, runs=rounds, seconds=float("inf"), burst=10)
+    return {name: {"median_ms": timing["median_ms"][name], "p10_ms": timing["p10_ms"][name],
+                   "runs": timing["runs"], "bytes": path.stat().st_size}
+            for name, path in paths.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
