@@ -35,8 +35,9 @@ from edgecnn.errors import EdgecnnError, UsageError
 from edgecnn.fileio import read_json, write_bytes, write_json
 from edgecnn.preprocess import PreprocessSpec
 
-# Epochs that reach a good Fashion-MNIST accuracy for each family in minutes on a laptop CPU (early
-# stopping usually ends sooner); see docs for measurements. Unknown families get DEFAULT_EPOCHS.
+# Epoch caps for the full Fashion-MNIST training set (early stopping often ends sooner); unknown families get
+# DEFAULT_EPOCHS. Small families take minutes on 2 cores, the heaviest hours: the training column of
+# docs/BENCHMARKS.md gives measured seconds per budget, and the README how to shorten a run.
 EPOCHS_BY_FAMILY = {
     "simple": 10, "lenet": 12, "alexnet": 8, "vgg": 6, "googlenet": 6, "resnet": 6, "densenet": 5,
     "mobilenet_v1": 5, "mobilenet_v2": 5, "mobilenet_v3": 6, "mobilenet": 5, "efficientnet": 6, "convnext": 6,

@@ -45,6 +45,9 @@ VARIANT_LABELS = {"float32": "float32", "int8": "int8 (PTQ)", "qat_int8": "QAT i
 CANONICAL_VARIANTS = ("float32", "int8")
 # The family's representative when it registers several models (the issue's speed target for MobileNet).
 PREFERRED = {"mobilenet": "mobilenet_v2"}
+# Small-table width of the families whose full-width row takes over 45 minutes on 2 cores (ConvNeXt-Tiny:
+# 11 minutes an epoch of 8000 images at width 1.0, 2.3 at 0.5); --width overrides it for every family.
+SMALL_WIDTH = {"convnext": 0.5, "vgg": 0.5, "googlenet": 0.5, "resnet": 0.5, "densenet": 0.5}
 SCHEMA = 1
 
 
@@ -58,8 +61,7 @@ def settings_for(args: argparse.Namespace) -> dict[str, Any]:
         "epochs": args.epochs or (1 if quick else 3),
         "limit": args.limit or (300 if quick else 8000),          # training images (val/test: limit // 5)
         "finetune_epochs": 1,
-        # None: each model's own small config; a width multiplier lets the heaviest families fit a session.
-        "width": args.width,
+        "width": args.width,  # None: SMALL_WIDTH, else each model's own small config
         "sparsity": 0.5,
         "test_images": args.test_images or (200 if quick else 1000),
         "calibration_images": 32 if quick else 100,
@@ -491,28 +493,31 @@ def main(argv: list[str] | None = None) -> int:
             keys = SMALL_KEYS if table == "small" else CANONICAL_KEYS
             for family, model_name in models:
                 row = cache[table].get(family)
+                row_settings = settings
+                if table == "small" and settings["width"] is None:
+                    row_settings = {**settings, "width": SMALL_WIDTH.get(family)}
                 if args.retime:
                     if row and "error" not in row and row.get("files"):
-                        jobs.append((table, family, model_name, row))
+                        jobs.append((table, family, model_name, row, settings))
                     continue
                 done = row and "error" not in row and row.get("model") == model_name and \
-                    _same(row.get("settings", {}), settings, keys)
+                    _same(row.get("settings", {}), row_settings, keys)
                 if done and not args.force:
                     console.print(f"[dim]{table}/{family}: cached ({model_name}), skipped[/dim]")
                     continue
-                jobs.append((table, family, model_name, None))
+                jobs.append((table, family, model_name, None, row_settings))
         cache["meta"] = {**cache.get("meta", {}), "environment": environment(), "updated": _now()}
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("benchmark", total=len(jobs))
-            for table, family, model_name, old in jobs:
+            for table, family, model_name, old, row_settings in jobs:
                 what = "re-timing" if old else "measuring"
                 progress.update(task, description=f"{what} {table}/{family} ({model_name})")
                 start = time.time()
-                row = run_child(table, model_name, settings, work, args.timeout, retime_row=old)
+                row = run_child(table, model_name, row_settings, work, args.timeout, retime_row=old)
                 row["family"] = family
                 if old is None:
-                    row["settings"] = settings
+                    row["settings"] = row_settings
                     row["wall_seconds"] = round(time.time() - start, 1)
                 cache[table][family] = row
                 save_cache(cache_path, cache)  # atomically, after every row: a kill loses one row at most
@@ -833,7 +838,8 @@ def write_report(cache: dict[str, Any], out: Path, settings: dict[str, Any]) -> 
         "",
         "## Small (edge) config, trained on Fashion-MNIST",
         "",
-        f"Each family's representative at its `small_input`, trained from scratch on a budget (the training "
+        f"Each family's representative at its `small_input` (and its default width, unless the model column "
+        f"names one), trained from scratch on a budget (the training "
         f"column: images × epochs, by default {used.get('limit')} × {used.get('epochs')}; accuracies are "
         f"below what full training reaches), then: post-training full int8 (int8 input/output, {used.get('calibration_images')} "
         f"calibration images), quantisation-aware training ({used.get('finetune_epochs')} epoch) → int8, and "
@@ -879,6 +885,7 @@ def write_report(cache: dict[str, Any], out: Path, settings: dict[str, Any]) -> 
         "```",
         "pip install -e '.[train]'",
         "python tools/benchmark_zoo.py                 # all families; resumes, skipping measured rows",
+        "python tools/benchmark_zoo.py --tables small --families resnet --width 1.0   # a heavy family at full width",
         "python tools/benchmark_zoo.py --families resnet,mobilenet --force   # re-measure some rows",
         "python tools/benchmark_zoo.py --retime        # latency only, on a quiet machine",
         "python tools/benchmark_zoo.py --quick --out /tmp/bench   # a 2-minute smoke run",
