@@ -45,8 +45,9 @@ VARIANT_LABELS = {"float32": "float32", "int8": "int8 (PTQ)", "qat_int8": "QAT i
 CANONICAL_VARIANTS = ("float32", "int8")
 # The family's representative when it registers several models (the issue's speed target for MobileNet).
 PREFERRED = {"mobilenet": "mobilenet_v2"}
-# Small-table width of the families whose full-width row takes over 45 minutes on 2 cores (ConvNeXt-Tiny:
-# 11 minutes an epoch of 8000 images at width 1.0, 2.3 at 0.5); --width overrides it for every family.
+# Small-table width of the families whose full-width rows would take an hour or more on 2 cores (measured:
+# ConvNeXt-Tiny trains 11 minutes an epoch of 8000 images at width 1.0, 2.3 at 0.5; the others cost
+# 0.18-0.89 G MACs per image at full width); --width overrides it for every family.
 SMALL_WIDTH = {"convnext": 0.5, "vgg": 0.5, "googlenet": 0.5, "resnet": 0.5, "densenet": 0.5}
 SCHEMA = 1
 
@@ -263,7 +264,7 @@ def run_small(model_name: str, settings: dict[str, Any], work: Path) -> dict[str
             wanted_width is not None and runs.read_config(run_dir)["knobs"].get("width") != wanted_width):
         import shutil
 
-        shutil.rmtree(run_dir, ignore_errors=True)  # a half-finished run from a killed benchmark
+        shutil.rmtree(run_dir, ignore_errors=True)  # half-finished (a killed benchmark) or of another width
         _log(f"{model_name}: training {settings['epochs']} epoch(s) on {settings['limit']} images")
         result = train(model_name, data="fashion_mnist", epochs=settings["epochs"], limit=settings["limit"],
                        width=wanted_width, out_dir=run_dir, verbose=False, patience=settings["epochs"])
@@ -318,7 +319,8 @@ def run_small(model_name: str, settings: dict[str, Any], work: Path) -> dict[str
                                   settings["threads"], settings["timing_runs"], settings["timing_seconds"])
     return {
         "model": model_name, "input_shape": list(spec.shape), "width": config.get("knobs", {}).get("width"),
-        "params": analysis.params, "macs": analysis.macs, "train_seconds": metrics.get("train_seconds"), "train_cpu_seconds": metrics.get("train_cpu_seconds"),
+        "params": analysis.params, "macs": analysis.macs,
+        "train_seconds": metrics.get("train_seconds"), "train_cpu_seconds": metrics.get("train_cpu_seconds"),
         "epochs_run": metrics.get("epochs_run"),
         "keras_test_accuracy": metrics.get("test_accuracy"), "train_images": int(len(tuning.x_train)),
         "test_images": int(len(y_test)), "accuracy": accuracy, "files": files, "latency": latency,
