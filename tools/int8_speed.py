@@ -20,10 +20,8 @@ kernels gain most with VNNI / AVX-512 (x86) or dot-product instructions (ARM).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(ROOT / "docs" / "int8_speed.json"))
     args = parser.parse_args(argv)
 
+    from benchmark_zoo import _now
+
     from edgecnn.fileio import write_json
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "timing": timing,
         "speedup": {"edgecnn": ms["edgecnn float32"] / ms["edgecnn int8"],
                     "keras_applications": ms["Keras Applications float32"] / ms["Keras Applications int8"]},
-        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "measured_at": _now(),
     }
     write_json(args.json, result)
     for name, row in timing.items():
