@@ -91,11 +91,28 @@ def test_golden_inputs_are_what_edgecnn_preprocess_gives():
     tool = _golden_tool()
     manifest = json.loads((GOLDEN / "manifest.json").read_text())
     assert manifest["specs"] == json.loads(json.dumps(tool.SPECS))
-    assert len(manifest["inputs"]) == len(tool.SPECS) * 7
+    assert len(manifest["inputs"]) == len(tool.SPECS) * 10
     for entry in manifest["inputs"]:
         x = tool.input_tensor(GOLDEN / entry["image"], manifest["specs"][entry["spec"]])
         assert str(x.dtype) == entry["dtype"] and list(x.shape) == entry["shape"]
         assert x.tobytes() == (GOLDEN / entry["file"]).read_bytes(), entry["file"]
+
+
+def test_golden_exif_images_give_the_upright_images_tensors():
+    """Each image stored sideways with an EXIF tag holds another golden image's pixels turned by hand
+    (np.rot90 / transpose, not Pillow): read with its tag applied, it must give that image's tensors exactly."""
+    from PIL import Image
+
+    manifest = json.loads((GOLDEN / "manifest.json").read_text())
+    tags = manifest["exif_orientation"]
+    assert sorted(tags.values()) == [5, 6, 8]
+    for image, tag in tags.items():
+        with Image.open(GOLDEN / image) as im:
+            assert im.getexif().get(0x0112) == tag
+        upright = image.replace(f"_exif{tag}", "")
+        for entry in (e for e in manifest["inputs"] if e["image"] == image):
+            twin = entry["file"].replace(f"_exif{tag}", "")
+            assert (GOLDEN / entry["file"]).read_bytes() == (GOLDEN / twin).read_bytes(), (entry["file"], upright)
 
 
 def test_golden_images_come_from_fashion_mnist():
