@@ -180,11 +180,15 @@ def test_golden_top3_agrees_with_edgecnn_predict(tmp_path):
 
 
 def test_shipped_app_assets_fit_together():
-    """The model the app ships with passes the same checks `edgecnn export android` makes."""
-    from edgecnn.export import check_model
+    """The models the app ships with pass the same checks `edgecnn export android` makes."""
+    from edgecnn.export import check_model, installed_models
 
     assets = DEMO / "app" / "src" / "main" / "assets"
-    spec, labels, info = check_model(assets / "model.tflite", assets / "preprocess.json", assets / "labels.txt")
-    assert info["input"] == "28x28x1 int8"
-    assert spec.input_quantization == json.loads((assets / "preprocess.json").read_text())["input_quantization"]
-    assert len(labels) == 10
+    assert installed_models(assets) == ["fashion_tiny_float32", "fashion_tiny_int8"]
+    assert sorted(p.name for p in (assets / "models").iterdir()) == installed_models(assets), "no leftovers"
+    for name, dtype in (("fashion_tiny_float32", "float32"), ("fashion_tiny_int8", "int8")):
+        folder = assets / "models" / name
+        spec, labels, info = check_model(folder / "model.tflite", folder / "preprocess.json", folder / "labels.txt")
+        assert info["input"] == f"28x28x1 {dtype}"
+        assert spec.input_quantization == json.loads((folder / "preprocess.json").read_text()).get("input_quantization")
+        assert len(labels) == 10
