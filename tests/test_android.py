@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,8 +21,26 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "android_demo"
 GOLDEN = DEMO / "core" / "src" / "test" / "resources" / "golden"
 
-needs_javac = pytest.mark.skipif(shutil.which("javac") is None,
-                                 reason="javac not installed (apt-get install default-jdk-headless junit5)")
+# CI (.ci/run) sets EDGECNN_REQUIRE_ALL=1: a missing JDK or kotlinc must fail the run there, not skip.
+REQUIRE_ALL = os.environ.get("EDGECNN_REQUIRE_ALL") == "1"
+
+
+def _need(tool: str, package: str) -> None:
+    if shutil.which(tool) is None:
+        message = f"{tool} not installed (apt-get install {package})"
+        if REQUIRE_ALL:
+            pytest.fail(f"{message}, and EDGECNN_REQUIRE_ALL=1 forbids skipping")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def javac() -> None:
+    _need("javac", "default-jdk-headless junit5")
+
+
+@pytest.fixture
+def kotlinc() -> None:
+    _need("kotlinc", "kotlin")
 
 
 def _golden_tool():
@@ -31,16 +50,22 @@ def _golden_tool():
     return module
 
 
-def _test_sh(*steps: str, demo: Path = DEMO, build: Path) -> subprocess.CompletedProcess:
+def _test_sh(*steps: str, demo: Path = DEMO, build: Path, path: str = "/usr/bin:/bin:/usr/local/bin",
+             require_all: bool = REQUIRE_ALL) -> subprocess.CompletedProcess:
+    env = {"PATH": path, "ANDROID_DEMO_BUILD": str(build)}
+    if require_all:
+        env["EDGECNN_REQUIRE_ALL"] = "1"
     return subprocess.run(["bash", str(demo / "test.sh"), *steps], capture_output=True, text=True, timeout=600,
-                          env={"PATH": "/usr/bin:/bin:/usr/local/bin", "ANDROID_DEMO_BUILD": str(build)})
+                          env=env)
 
 
-@needs_javac
-def test_test_sh_passes(tmp_path):
+def test_test_sh_passes(tmp_path, javac, kotlinc):
+    """All three steps (about 70 s on an idle 2-core machine, half of it the kotlinc type check)."""
     result = _test_sh(build=tmp_path / "build")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "test.sh: all checks passed" in result.stdout
+    assert "== app: kotlinc type check" in result.stdout and "SKIPPING" not in result.stdout
+    assert (tmp_path / "build" / "kotlin" / "io" / "edgecnn" / "demo" / "Pictures.class").stat().st_size > 0
     found = int(re.search(r"\[\s+(\d+) tests found", result.stdout).group(1))
     assert found >= 50
     assert re.search(r"\[\s+0 tests failed", result.stdout)
@@ -54,8 +79,7 @@ def _copy_demo(tmp_path: Path) -> Path:
     return copy
 
 
-@needs_javac
-def test_test_sh_fails_on_a_changed_golden_byte(tmp_path):
+def test_test_sh_fails_on_a_changed_golden_byte(tmp_path, javac):
     copy = _copy_demo(tmp_path)
     victim = copy / "core/src/test/resources/golden/inputs/fmnist_4_rgb_53x37__bilinear_rgb_u8_ties.bin"
     data = bytearray(victim.read_bytes())
@@ -66,8 +90,7 @@ def test_test_sh_fails_on_a_changed_golden_byte(tmp_path):
     assert "fmnist_4_rgb_53x37__bilinear_rgb_u8_ties.bin: byte 100" in result.stdout
 
 
-@needs_javac
-def test_test_sh_fails_on_a_broken_resource(tmp_path):
+def test_test_sh_fails_on_a_broken_resource(tmp_path, javac):
     copy = _copy_demo(tmp_path)
     layout = copy / "app/src/main/res/layout/activity_main.xml"
     layout.write_text(layout.read_text().replace("@string/pick_image", "@string/no_such_string", 1))
@@ -76,14 +99,55 @@ def test_test_sh_fails_on_a_broken_resource(tmp_path):
     assert "no_such_string" in result.stderr
 
 
-@needs_javac
-def test_test_sh_fails_on_a_broken_manifest(tmp_path):
+def test_test_sh_fails_on_a_broken_manifest(tmp_path, javac):
     copy = _copy_demo(tmp_path)
     manifest = copy / "app/src/main/AndroidManifest.xml"
     manifest.write_text(manifest.read_text().replace("@style/AppTheme", "@style/NoSuchTheme"))
     result = _test_sh("app", demo=copy, build=tmp_path / "build")
     assert result.returncode != 0
     assert "NoSuchTheme" in result.stderr
+
+
+def _edit(path: Path, old: str, new: str) -> int:
+    """Replace the one occurrence of ``old``; returns its 1-based line number (for kotlinc's error location)."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} should occur once in {path.name}"
+    path.write_text(text.replace(old, new))
+    return text[:text.index(old)].count("\n") + 1
+
+
+def test_kotlin_type_check_catches_what_gradle_would_refuse(tmp_path, javac, kotlinc):
+    """One kotlinc run (about 40 s) over an app with three mistakes in different places; each must be reported
+    at its line, so each alone fails test.sh: an unknown member, a nullable passed where the real library
+    (activity 1.9's GetContent delivers Uri?) needs non-null, and an argument of the wrong type."""
+    copy = _copy_demo(tmp_path)
+    src = copy / "app/src/main/java/io/edgecnn/demo"
+    unknown = _edit(src / "MainActivity.kt", "liveButton.isEnabled = false", "liveButton.isEnabld = false")
+    nullable = _edit(src / "MainActivity.kt", "if (uri != null) classifyPicked(uri)", "classifyPicked(uri)")
+    wrong_type = _edit(src / "ModelEngine.kt", "val nnapi = NnApiDelegate()", "val nnapi = NnApiDelegate(threads)")
+    result = _test_sh("kotlin", demo=copy, build=tmp_path / "build")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out[-3000:]
+    assert re.search(rf"MainActivity\.kt:{unknown}:\d+: error: unresolved reference: isEnabld", out), out[-3000:]
+    assert re.search(rf"MainActivity\.kt:{nullable}:\d+: error: type mismatch: inferred type is Uri\? but Uri was "
+                     "expected", out), out[-3000:]
+    assert re.search(rf"ModelEngine\.kt:{wrong_type}:\d+: error: type mismatch: inferred type is Int but "
+                     r"NnApiDelegate\.Options!? was expected", out), out[-3000:]
+    assert len(re.findall(r"\.kt:\d+:\d+: error:", out)) == 3, "exactly the three mistakes, nothing else"
+    assert "all checks passed" not in out
+
+
+def test_test_sh_refuses_to_skip_kotlin_when_required(tmp_path):
+    """With EDGECNN_REQUIRE_ALL=1 and no kotlinc on PATH, test.sh fails at once instead of skipping the step."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("javac", "java", "aapt2", "bash", "dirname", "find", "sort", "sed", "grep", "rm", "mkdir"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    result = _test_sh(build=tmp_path / "build", path=str(bin_dir), require_all=True)
+    assert result.returncode == 2
+    assert "kotlinc not installed and EDGECNN_REQUIRE_ALL=1" in result.stderr
 
 
 def test_golden_inputs_are_what_edgecnn_preprocess_gives():
@@ -120,7 +184,10 @@ def test_golden_images_come_from_fashion_mnist():
 
     tool = _golden_tool()
     if find_fashion_mnist() is None:  # where the tool looks, as `edgecnn train` does
-        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+        message = "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
+        if REQUIRE_ALL:
+            pytest.fail(f"{message}, and EDGECNN_REQUIRE_ALL=1 forbids skipping")
+        pytest.skip(message)
     images = tool.make_images()
     assert sorted(images) == sorted(p.name for p in (GOLDEN / "images").iterdir())
     for name, png in images.items():
