@@ -6,6 +6,7 @@ golden files are still what edgecnn.preprocess and the interpreter produce, so n
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -200,7 +201,6 @@ def test_golden_outputs_are_what_the_interpreter_gives():
     manifest = json.loads((GOLDEN / "manifest.json").read_text())
     labels = (GOLDEN / "labels.txt").read_text().split("\n")[:-1]
     assert labels == tool.LABELS
-    import hashlib
 
     for model in manifest["models"]:
         path = ROOT / model["model_file"]
@@ -259,3 +259,22 @@ def test_shipped_app_assets_fit_together():
         assert info["input"] == f"28x28x1 {dtype}"
         assert spec.input_quantization == json.loads((folder / "preprocess.json").read_text()).get("input_quantization")
         assert len(labels) == 10
+
+
+# Gradle's published SHA-256 of gradle-wrapper.jar per release (gradle-<version>-wrapper.jar.sha256 on Gradle's
+# distribution server, the list gradle/actions' wrapper validation checks against): 8.7 and 8.8 ship one jar.
+GRADLE_WRAPPER_JAR_SHA256 = {"8.7": "cb0da6751c2b753a16ac168bb354870ebb1e162e9083f116729cec9c781156b8",
+                             "8.8": "cb0da6751c2b753a16ac168bb354870ebb1e162e9083f116729cec9c781156b8"}
+
+
+def test_gradle_wrapper_is_gradles_own():
+    """The committed wrapper jar is the genuine one of the version gradle-wrapper.properties names."""
+    props = (DEMO / "gradle" / "wrapper" / "gradle-wrapper.properties").read_text()
+    version = re.search(r"distributionUrl=.*/gradle-([0-9.]+)-bin\.zip", props).group(1)
+    jar = (DEMO / "gradle" / "wrapper" / "gradle-wrapper.jar").read_bytes()
+    assert hashlib.sha256(jar).hexdigest() == GRADLE_WRAPPER_JAR_SHA256[version]
+    assert re.search(r"^distributionSha256Sum=[0-9a-f]{64}$", props, re.M), "the download is checked too"
+    gradlew = DEMO / "gradlew"
+    assert os.access(gradlew, os.X_OK) and gradlew.read_text().startswith("#!/bin/sh")
+    assert "gradle-wrapper.jar" in gradlew.read_text()
+    assert b"\r\n" in (DEMO / "gradlew.bat").read_bytes() and b"\r\n" not in gradlew.read_bytes()
