@@ -207,6 +207,8 @@ def load_image(path: str | Path) -> np.ndarray:
     comes out upright, as a phone shows it and as the Android demo classifies it. An unreadable EXIF block
     counts as orientation 1 (the pixels as stored), as Android's ExifInterface does.
     """
+    import warnings
+
     try:
         from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError as exc:  # pragma: no cover
@@ -216,7 +218,9 @@ def load_image(path: str | Path) -> np.ndarray:
         with Image.open(path) as opened:
             opened.load()
             try:
-                im = ImageOps.exif_transpose(opened)
+                with warnings.catch_warnings():  # Pillow warns "Corrupt EXIF data"; it is ignored either way
+                    warnings.simplefilter("ignore")
+                    im = ImageOps.exif_transpose(opened)
             except (ValueError, SyntaxError, KeyError, TypeError, IndexError):  # a broken EXIF block
                 im = opened
             if im.mode in ("L", "LA", "I;16", "I", "F", "1"):
