@@ -1,0 +1,101 @@
+"""`edgecnn recommend`: choice, Pareto front and impossible bounds on hand-made rows (expected values by hand)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgecnn.errors import EdgecnnError, UsageError
+from edgecnn.recommend import Bounds, dominates, pareto_front, recommend
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _row(model: str, accuracy: float, latency_ms: float, size_mb: float, fully_int8: bool = False,
+         variant: str = "int8") -> dict:
+    return {"config": "small", "model": model, "variant": variant, "width": 1.0, "accuracy": accuracy,
+            "latency_ms": latency_ms, "size_bytes": int(size_mb * 1e6), "fully_int8": fully_int8,
+            "reproduce": [f"edgecnn train {model} -o runs/{model}-bench",
+                          f"edgecnn convert runs/{model}-bench --int8 -o {model}_{variant}.tflite"]}
+
+
+# Hand-built: C is beaten by B on all three; D ties A on accuracy and size but is slower; G equals B exactly
+# (neither is strictly better, so both stay); E is the fastest, F the most accurate, H the smallest.
+ROWS = [_row("a", 0.90, 2.0, 4.0), _row("b", 0.88, 1.0, 1.0, fully_int8=True), _row("c", 0.85, 1.5, 2.0),
+        _row("d", 0.90, 2.5, 4.0), _row("e", 0.70, 0.5, 3.0, fully_int8=True), _row("f", 0.95, 10.0, 50.0),
+        _row("g", 0.88, 1.0, 1.0), _row("h", 0.80, 3.0, 0.5, fully_int8=True),
+        {**_row("canonical", 0.0, 0.1, 0.1), "config": "canonical", "accuracy": None}]
+BY = {r["model"]: r for r in ROWS}
+
+
+def test_pareto_front_of_a_hand_built_set():
+    front = pareto_front([r for r in ROWS if r["accuracy"] is not None])
+    assert [r["model"] for r in front] == ["e", "b", "g", "a", "h", "f"]  # fastest first
+    assert dominates(BY["b"], BY["c"]) and dominates(BY["a"], BY["d"])
+    assert not dominates(BY["b"], BY["g"]) and not dominates(BY["g"], BY["b"])
+
+
+def test_choice_is_the_most_accurate_row_inside_the_bounds():
+    # inside latency ≤ 2 ms, size ≤ 5 MB, accuracy ≥ 85 %: a (90 %), b, c, g (88, 85, 88 %) → a
+    rec = recommend(ROWS, Bounds(max_latency_ms=2.0, max_size_mb=5.0, min_accuracy=0.85))
+    assert rec.choice is BY["a"] and rec.nearest is None
+    # tighter latency: only b and g (88 %, 1 ms, 1 MB) and e (70 %) are left; e misses the accuracy bound
+    assert recommend(ROWS, Bounds(max_latency_ms=1.2, min_accuracy=0.85)).choice["model"] == "b"
+    # no accuracy bound, 0.6 MB: only h fits
+    assert recommend(ROWS, Bounds(max_size_mb=0.6)).choice is BY["h"]
+    assert any("without a measured accuracy" in note for note in rec.notes)  # the canonical row is left out
+
+
+def test_edgetpu_takes_fully_int8_rows_only_and_says_why():
+    rec = recommend(ROWS, Bounds(max_latency_ms=2.0, min_accuracy=0.85, target="edgetpu"))
+    assert rec.choice is BY["b"]  # a is more accurate but not fully int8
+    assert {r["model"] for r in rec.candidates} == {"b", "e", "h"}
+    assert any("only fully-int8 rows qualify" in note for note in rec.notes)
+
+
+def test_impossible_bounds_name_the_nearest_row():
+    # relative overshoot of latency ≤ 0.1 ms and accuracy ≥ 99 %: e 4 + 0.29, b/g 9 + 0.11, a 19 + 0.09, … → e
+    rec = recommend(ROWS, Bounds(max_latency_ms=0.1, min_accuracy=0.99))
+    assert rec.choice is None and rec.nearest is BY["e"]
+    assert rec.bounds.misses(BY["e"]) == ["0.5 ms is 5.0× the 0.1 ms bound", "70.0% is 29.0 points below 99.0%"]
+
+
+def test_bounds_are_checked():
+    assert Bounds.accuracy(85) == 0.85 and Bounds.accuracy(0.85) == 0.85
+    with pytest.raises(UsageError, match="--max-latency-ms must be positive"):
+        Bounds(max_latency_ms=0)
+    with pytest.raises(UsageError, match="--min-accuracy"):
+        Bounds(min_accuracy=1.5)
+    with pytest.raises(EdgecnnError, match="no measured row"):
+        recommend([ROWS[-1]], Bounds())
+
+
+def _write(tmp_path):
+    path = tmp_path / "benchmarks.json"
+    path.write_text(json.dumps({"schema": 2, "rows": ROWS, "failures": [], "sessions": {}}))
+    return path
+
+
+def test_cli_prints_the_choice_the_front_and_the_commands(cli, tmp_path):
+    path = _write(tmp_path)
+    out = cli("recommend", "--from", str(path), "--max-latency-ms", "2", "--max-size-mb", "5", "--min-accuracy", "85",
+              "--plot", str(tmp_path / "front.png"))
+    assert out.returncode == 0, out.stderr
+    assert "Chosen for latency ≤ 2 ms, size ≤ 5 MB, accuracy ≥ 85.0%: a int8: accuracy 90.0%, 2 ms, 4 MB" in out.stdout
+    assert "edgecnn train a -o runs/a-bench" in out.stdout and "edgecnn convert runs/a-bench --int8 -o a_int8.tflite" in out.stdout
+    assert "Pareto front: 6 of 8 candidates" in out.stdout
+    assert (tmp_path / "front.png").read_bytes()[:8] == PNG
+    doc = json.loads(cli("recommend", "--from", str(path), "--max-size-mb", "0.6", "--json",
+                         "--plot", str(tmp_path / "front.png")).stdout)
+    assert doc["choice"]["model"] == "h" and [r["model"] for r in doc["front"]] == ["e", "b", "g", "a", "h", "f"]
+
+
+def test_cli_impossible_bounds_exit_non_zero_with_one_line(cli, tmp_path):
+    out = cli("recommend", "--from", str(_write(tmp_path)), "--max-latency-ms", "0.1", "--min-accuracy", "0.99",
+              "--plot", str(tmp_path / "front.png"))
+    assert out.returncode == 1
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: nothing meets latency ≤ 0.1 ms, accuracy ≥ 99.0%; "
+                                                   "nearest: e int8: accuracy 70.0%, 0.5 ms, 3 MB")
+    missing = cli("recommend", "--from", str(tmp_path / "none.json"))
+    assert missing.returncode == 1 and "no such file" in missing.stderr
