@@ -99,3 +99,38 @@ def test_cli_impossible_bounds_exit_non_zero_with_one_line(cli, tmp_path):
                                                    "nearest: e int8: accuracy 70.0%, 0.5 ms, 3 MB")
     missing = cli("recommend", "--from", str(tmp_path / "none.json"))
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_cli_host_times_the_candidates_on_the_device(cli, tmp_path):
+    """With --host the latency bound is checked against fresh measurements there (a real sshd on loopback).
+
+    The rows say 1000 ms, so on their own nothing meets 100 ms; the tiny test models take far less than
+    that on any machine, so after re-timing over SSH both fit and the more accurate one is chosen.
+    """
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sshd import LoopbackSSHD, why_unavailable
+
+    reason = why_unavailable()
+    if reason:
+        pytest.fail(f"no loopback sshd: {reason}")  # CI has one (tools/setup.sh installs openssh-server)
+    data = Path(__file__).resolve().parent / "data"
+    rows = [{**_row("tiny_f32", 0.80, 1000.0, 0.01, variant="float32"), "file": str(data / "tiny_cnn_float32.tflite")},
+            {**_row("tiny_i8", 0.82, 1000.0, 0.01, fully_int8=True), "file": str(data / "tiny_cnn_int8.tflite")},
+            {**_row("elsewhere", 0.99, 1000.0, 0.01), "file": str(tmp_path / "not_here.tflite")}]
+    path = tmp_path / "benchmarks.json"
+    path.write_text(json.dumps({"schema": 2, "rows": rows, "failures": [], "sessions": {}}))
+    bounds = ["--max-latency-ms", "100", "--plot", str(tmp_path / "front.png")]
+    local = cli("recommend", "--from", str(path), *bounds)
+    assert local.returncode == 1 and "nothing meets latency ≤ 100 ms" in local.stderr
+    with LoopbackSSHD(tmp_path / "sshd") as sshd:
+        remote = cli("recommend", "--from", str(path), *bounds, "--host", sshd.target, "--identity",
+                     str(sshd.user_key), "--remote-python", sys.executable, "--json", timeout=180)
+    assert remote.returncode == 0, remote.stderr
+    doc = json.loads(remote.stdout)
+    assert doc["choice"]["model"] == "tiny_i8" and doc["choice"]["latency_ms"] < 100
+    assert doc["choice"]["latency_source"] == f"measured on {sshd.target}"
+    assert doc["choice"]["measured_on"]["host"] == sshd.target
+    assert any("not on this machine" in note for note in doc["notes"])  # "elsewhere" could not be sent
