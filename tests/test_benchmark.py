@@ -227,3 +227,16 @@ def test_quick_benchmark_end_to_end_then_resume_retime_and_recommend(cli, tmp_pa
     choice = json.loads(rec.stdout)["choice"]
     assert (choice["variant"], choice["file"]) == (best["variant"], best["file"])
     assert (tmp_path / "front.png").read_bytes()[:8] == PNG
+
+
+def test_cli_refuses_bad_requests_in_one_line(cli, tmp_path):
+    cases = [(["--force", "--retime"], "choose one of --force, --retime and --report-only", 2),
+             (["--variants", "int9"], "unknown variant 'int9'", 2),
+             (["lenet4"], "lenet5", 2),
+             (["--report-only"], "no rows in", 1)]
+    for args, fragment, code in cases:
+        out = cli("benchmark", *args, "-o", str(tmp_path / "out"), "--work", str(tmp_path / "work"))
+        lines = [line for line in out.stderr.splitlines() if line.strip()]
+        assert out.returncode == code and len(lines) == 1 and lines[0].startswith("Error: "), (args, out.stderr)
+        assert fragment in lines[0] and "Traceback" not in out.stderr
+    assert not (tmp_path / "work").exists()  # refused before any work

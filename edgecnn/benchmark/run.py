@@ -110,6 +110,8 @@ def run(names: Sequence[str] | None = None, *, out: str | os.PathLike, work: str
     results, note = load_results(results_path)
     if note:
         log(f"note: {note}")
+    if report_only and not results.rows and not results.failures:
+        raise EdgecnnError(f"no rows in {results_path} to report (measure some with `edgecnn benchmark -o {out}`)")
     if not report_only:
         if out.exists() and not out.is_dir():
             raise EdgecnnError(f"-o {out}: a file, not a folder")
