@@ -240,3 +240,21 @@ def test_cli_refuses_bad_requests_in_one_line(cli, tmp_path):
         assert out.returncode == code and len(lines) == 1 and lines[0].startswith("Error: "), (args, out.stderr)
         assert fragment in lines[0] and "Traceback" not in out.stderr
     assert not (tmp_path / "work").exists()  # refused before any work
+
+
+@pytest.mark.slow
+def test_canonical_config_random_weights_timing_and_size_only(cli, tmp_path):
+    """LeNet-5 at the paper's 32×32×1 with random weights: convert's conversion step, no data, no accuracy."""
+    out = cli("benchmark", "lenet5", "--canonical", "--quick", "--variants", "float32,int8,qat_int8", "-o",
+              str(tmp_path / "out"), "--work", str(tmp_path / "work"), timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = {r["variant"]: r for r in json.loads((tmp_path / "out" / "benchmarks.json").read_text())["rows"]}
+    assert set(rows) == {"float32", "int8"}  # QAT needs training data: not a canonical variant
+    for r in rows.values():
+        assert r["config"] == "canonical" and r["input_shape"] == [32, 32, 1] and r["accuracy"] is None
+        assert r["params"] == r["published_params"] == 61_706  # LeCun et al. 1998, as the registry records it
+        assert r["latency_ms"] > 0 and r["reproduce"] == [] and r["interleaved_with"] == 1
+    assert rows["int8"]["fully_int8"] is True and rows["int8"]["size_bytes"] < 0.5 * rows["float32"]["size_bytes"]
+    assert "## Canonical (paper) input size, random weights" in (tmp_path / "out" / "BENCHMARKS.md").read_text()
+    rec = cli("recommend", "--from", str(tmp_path / "out" / "benchmarks.json"), "--plot", str(tmp_path / "p.png"))
+    assert rec.returncode == 1 and "no measured row with accuracy" in rec.stderr
