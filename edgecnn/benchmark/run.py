@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 
 from edgecnn.benchmark.measure import now, time_variants
 from edgecnn.benchmark.results import CONFIGS, Results, Settings, load_results, plan_jobs, save_results
-from edgecnn.benchmark.variants import VARIANTS, parse_variants
+from edgecnn.benchmark.variants import parse_variants
 from edgecnn.errors import EdgecnnError, UsageError
 
 Log = Callable[[str], None]
@@ -210,4 +210,4 @@ def _with_rows_threads(settings: Settings, rows: dict) -> Settings:
     return dataclasses.replace(settings, threads=threads.pop()) if len(threads) == 1 else settings
 
 
-__all__ = ["run", "choose_models", "environment", "default_work_dir", "VARIANTS"]
+__all__ = ["run", "choose_models", "environment", "default_work_dir"]
