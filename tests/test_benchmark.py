@@ -258,3 +258,29 @@ def test_canonical_config_random_weights_timing_and_size_only(cli, tmp_path):
     assert "## Canonical (paper) input size, random weights" in (tmp_path / "out" / "BENCHMARKS.md").read_text()
     rec = cli("recommend", "--from", str(tmp_path / "out" / "benchmarks.json"), "--plot", str(tmp_path / "p.png"))
     assert rec.returncode == 1 and "no measured row with accuracy" in rec.stderr
+
+
+@pytest.mark.slow
+def test_an_interrupted_training_run_is_continued_not_restarted(tmp_path):
+    """A benchmark killed while training (a session's end) resumes from the last finished epoch."""
+    from edgecnn._tf import keras
+    from edgecnn import runs
+    from edgecnn.benchmark.measure import trained_run
+    from edgecnn.train import train
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt  # what Ctrl-C or a kill does: the epoch's checkpoint is already written
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train("lenet5", epochs=2, limit=200, out_dir=run_dir, verbose=False, callbacks=[StopAfterFirstEpoch()])
+    assert not runs.is_complete(run_dir)
+    log: list[str] = []
+    assert trained_run("lenet5", Settings(epochs=2, train_images=200), None, run_dir, log.append) == run_dir
+    assert log == [f"resuming the interrupted training run {run_dir}"]
+    metrics = runs.read_metrics(run_dir)
+    assert metrics["epochs_run"] == 2 and len(metrics["epoch_seconds"]) == 2  # one epoch before, one after
+    log.clear()
+    trained_run("lenet5", Settings(epochs=2, train_images=200), None, run_dir, log.append)
+    assert log == [f"reusing the training run {run_dir}"]

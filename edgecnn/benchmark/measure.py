@@ -86,20 +86,32 @@ def _first_line(exc: BaseException) -> str:
 # ---- small: trained on Fashion-MNIST --------------------------------------------------------------------
 
 def trained_run(model: str, settings: Settings, width: float | None, run_dir: Path, log: Log) -> Path:
-    """The benchmark's training run of ``model`` in ``run_dir``: reused when complete with the same budget."""
+    """The benchmark's training run of ``model`` in ``run_dir``: reused when complete with the same budget,
+    continued from its last epoch when a killed benchmark left it unfinished, else trained afresh."""
     from edgecnn import runs
+    from edgecnn.errors import EdgecnnError
     from edgecnn.train import SMALL_INPUT_KNOBS, train
 
     wanted_width = width if width is not None else SMALL_INPUT_KNOBS.get(model, {}).get("width")
-    if runs.is_complete(run_dir, model):
+    try:
         config = runs.read_config(run_dir)
-        same = (config.get("epochs") == settings.epochs and config["data"].get("limit") == settings.train_images
-                and config["data"].get("source") == "fashion_mnist"
-                and config.get("knobs", {}).get("width") == wanted_width)
-        if same:
-            log(f"reusing the training run {run_dir}")
+    except EdgecnnError:
+        config = None
+    same = config is not None and (
+        config.get("model") == model and config.get("epochs") == settings.epochs
+        and config["data"].get("limit") == settings.train_images and config["data"].get("source") == "fashion_mnist"
+        and config.get("knobs", {}).get("width") == wanted_width)
+    if same and runs.is_complete(run_dir, model):
+        log(f"reusing the training run {run_dir}")
+        return run_dir
+    if same:  # a benchmark killed while training (e.g. at the end of a session): go on from its last epoch
+        try:
+            log(f"resuming the interrupted training run {run_dir}")
+            train(model, resume=True, out_dir=run_dir, verbose=False)
             return run_dir
-    shutil.rmtree(run_dir, ignore_errors=True)  # half-finished (a killed benchmark) or another budget
+        except EdgecnnError as exc:  # killed before the first epoch ended: nothing to resume
+            log(f"cannot resume ({exc}); training again")
+    shutil.rmtree(run_dir, ignore_errors=True)  # another budget, or nothing to resume
     log(f"training {model}: {settings.epochs} epoch(s) on {settings.train_images} Fashion-MNIST images"
         + (f", width {width:g}" if width is not None else ""))
     # The same call as `edgecnn train` (the row's reproduce commands say so): default patience and seed.
