@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from edgecnn.benchmark.variants import VARIANTS, default_variants  # a TF-free registry
 from edgecnn.errors import EdgecnnError, UsageError
 
 
@@ -14,10 +15,9 @@ from edgecnn.errors import EdgecnnError, UsageError
 @click.argument("names", nargs=-1, metavar="[NAMES...]")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), metavar="DIR",
               help="Where benchmarks.json, BENCHMARKS.md and img/ go (rows already there are kept and resumed).")
-@click.option("--quick", is_flag=True, help="Little data, one epoch, few timed runs: LeNet-5 in a couple of minutes.")
+@click.option("--quick", is_flag=True, help="1000 images × 2 epochs, few timed runs: LeNet-5 in a couple of minutes.")
 @click.option("--variants", default=None, metavar="LIST",
-              help="Comma-separated variants (float32,float16,dynamic,int8,qat_int8,pruned_int8; 'all'); "
-                   "default: all registered ones.")
+              help=f"Comma-separated variants ({','.join(VARIANTS)}; 'all') [default: {','.join(default_variants())}].")
 @click.option("--small", "small", is_flag=True, help="Trained on Fashion-MNIST at each model's small input (default).")
 @click.option("--canonical", "canonical", is_flag=True,
               help="The paper's input size with random weights: size and latency only.")
