@@ -134,3 +134,13 @@ def test_cli_host_times_the_candidates_on_the_device(cli, tmp_path):
     assert doc["choice"]["latency_source"] == f"measured on {sshd.target}"
     assert doc["choice"]["measured_on"]["host"] == sshd.target
     assert any("not on this machine" in note for note in doc["notes"])  # "elsewhere" could not be sent
+
+
+def test_cli_chooses_among_several_benchmarks(cli, tmp_path):
+    """One benchmark per width (or machine): --from twice puts their rows side by side."""
+    narrow, wide = tmp_path / "narrow.json", tmp_path / "wide.json"
+    narrow.write_text(json.dumps({"schema": 2, "rows": [{**_row("resnet18", 0.86, 2.0, 3.0), "width": 0.5}]}))
+    wide.write_text(json.dumps({"schema": 2, "rows": [{**_row("resnet18", 0.89, 6.0, 11.0), "width": 1.0}]}))
+    common = ["--from", str(narrow), "--from", str(wide), "--plot", str(tmp_path / "p.png"), "--json"]
+    assert json.loads(cli("recommend", *common).stdout)["choice"]["width"] == 1.0
+    assert json.loads(cli("recommend", *common, "--max-latency-ms", "5").stdout)["choice"]["width"] == 0.5

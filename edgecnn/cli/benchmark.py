@@ -67,8 +67,9 @@ def benchmark_command(names: tuple[str, ...], out: str, quick: bool, variants: s
 
 
 @click.command("recommend")
-@click.option("--from", "source", default=None, metavar="BENCHMARKS.json",
-              help="Rows written by `edgecnn benchmark -o DIR` [default: ./benchmarks.json, else docs/benchmarks.json].")
+@click.option("--from", "sources", multiple=True, metavar="BENCHMARKS.json",
+              help="Rows written by `edgecnn benchmark -o DIR`; repeat it to choose among several benchmarks "
+                   "(e.g. one per width) [default: ./benchmarks.json, else docs/benchmarks.json].")
 @click.option("--max-latency-ms", type=float, default=None, help="Latency bound (median per image).")
 @click.option("--max-size-mb", type=float, default=None, help="File size bound (decimal MB).")
 @click.option("--min-accuracy", type=float, default=None, help="Accuracy bound: a fraction (0.85) or a percentage (85).")
@@ -81,7 +82,7 @@ def benchmark_command(names: tuple[str, ...], out: str, quick: bool, variants: s
 @click.option("--plot", default="pareto.png", show_default=True, metavar="FILE.png",
               help="Where the Pareto front plot goes.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
-def recommend_command(source: str | None, max_latency_ms: float | None, max_size_mb: float | None,
+def recommend_command(sources: tuple[str, ...], max_latency_ms: float | None, max_size_mb: float | None,
                       min_accuracy: float | None, target: str, host: str | None, identity: str | None,
                       remote_python: str | None, plot: str, as_json: bool) -> None:
     """The model × width × precision that meets the bounds with the best accuracy, from measured rows.
@@ -99,7 +100,7 @@ def recommend_command(source: str | None, max_latency_ms: float | None, max_size
     if (identity or remote_python) and not host:
         raise UsageError("--identity and --remote-python need --host")
     bounds = api.Bounds(max_latency_ms, max_size_mb, api.Bounds.accuracy(min_accuracy), target)
-    rows = api.load_rows(_find_rows(source))
+    rows = [row for path in (sources or [_find_rows()]) for row in api.load_rows(path)]
     notes: list[str] = []
     if host:
         rows, notes = api.remeasure(rows, bounds, host, identity=identity, remote_python=remote_python)
@@ -119,9 +120,7 @@ def recommend_command(source: str | None, max_latency_ms: float | None, max_size
                            f"({'; '.join(bounds.misses(rec.nearest))})")
 
 
-def _find_rows(source: str | None) -> Path:
-    if source is not None:
-        return Path(source)
+def _find_rows() -> Path:
     for candidate in (Path("benchmarks.json"), Path("docs") / "benchmarks.json"):
         if candidate.is_file():
             return candidate
