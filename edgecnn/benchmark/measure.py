@@ -25,6 +25,7 @@ import numpy as np
 
 from edgecnn.benchmark.results import Settings
 from edgecnn.benchmark.variants import VARIANTS
+from edgecnn.errors import EdgecnnError
 
 Log = Callable[[str], None]
 
@@ -45,10 +46,16 @@ def measure_model(job: dict[str, Any], settings: dict[str, Any], work: str, log_
     folder = Path(work) / job["config"] / job["model"]
     folder.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    if job["config"] == "small":
-        base, made, failures = _small(job, cfg, folder, log)
-    else:
-        base, made, failures = _canonical(job, cfg, folder, log)
+    try:
+        if job["config"] == "small":
+            base, made, failures = _small(job, cfg, folder, log)
+        else:
+            base, made, failures = _canonical(job, cfg, folder, log)
+    except Exception as exc:  # noqa: BLE001 - training or building failed: one line for the whole model
+        log(f"failed: {_first_line(exc)}")
+        if isinstance(exc, EdgecnnError):
+            raise
+        raise EdgecnnError(f"{job['config']}/{job['model']}: {_first_line(exc)}") from exc
     for variant, row in job["keep"].items():  # reused: file, size and accuracy; timed again below
         made[variant] = {k: row.get(k) for k in _FILE_FIELDS}
     timing, timing_failures = time_variants(made, cfg, log)
@@ -79,8 +86,10 @@ def _file_log(path: str) -> Log:
 
 
 def _first_line(exc: BaseException) -> str:
+    """One line for a row's error: an EdgecnnError's own message, else the exception's type and first line."""
     text = str(exc).strip()
-    return (f"{type(exc).__name__}: " if not text else "") + (text.splitlines()[0] if text else "")[:300]
+    first = text.splitlines()[0] if text else ""
+    return (first if isinstance(exc, EdgecnnError) else f"{type(exc).__name__}: {first}".rstrip(": "))[:300]
 
 
 # ---- small: trained on Fashion-MNIST --------------------------------------------------------------------
@@ -89,7 +98,6 @@ def trained_run(model: str, settings: Settings, width: float | None, run_dir: Pa
     """The benchmark's training run of ``model`` in ``run_dir``: reused when complete with the same budget,
     continued from its last epoch when a killed benchmark left it unfinished, else trained afresh."""
     from edgecnn import runs
-    from edgecnn.errors import EdgecnnError
     from edgecnn.train import SMALL_INPUT_KNOBS, train
 
     wanted_width = width if width is not None else SMALL_INPUT_KNOBS.get(model, {}).get("width")
@@ -267,7 +275,6 @@ def time_variants(made: Mapping[str, Mapping[str, Any]], settings: Settings,
                   log: Log = lambda message: None) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Time every ``made[variant]["file"]`` of one model in one interleaved loop (:func:`edgecnn.profile.profile`);
     each file alone if one of them cannot run. TensorFlow-free. Returns (variant → latency fields, failures)."""
-    from edgecnn.errors import EdgecnnError
     from edgecnn.profile import profile
     from edgecnn.profile_options import ProfileOptions
 
