@@ -39,11 +39,14 @@ def test_each_variant_says_the_same_as_python_keywords_and_as_convert_flags():
         params = ctx.params
         chosen = [p for p in precision_param.values() if params[p]]
         assert chosen == [precision_param[variant.precision]], variant.name
-        assert params["prune"] == variant.recipe.get("prune") and params["qat"] == variant.recipe.get("qat", False)
+        for key, value in variant.recipe.items():  # a convert() keyword is the click parameter of its flag
+            assert params[key] == value, (variant.name, key)
+        for key in {"prune", "prune_pattern", "qat", "edgetpu"} - set(variant.recipe):
+            assert not params[key], (variant.name, key)
 
 
 def test_variant_registry_parsing_and_registration():
-    assert parse_variants(None) == ["float32", "float16", "dynamic", "int8", "qat_int8", "pruned_int8"]
+    assert parse_variants(None)[:6] == ["float32", "float16", "dynamic", "int8", "qat_int8", "pruned_int8"]
     assert parse_variants("int8, float32") == ["float32", "int8"]  # registry order
     assert parse_variants("all") == list(VARIANTS)
     with pytest.raises(UsageError, match="unknown variant 'int9'.*did you mean int8"):
