@@ -287,3 +287,30 @@ def test_an_interrupted_training_run_is_continued_not_restarted(tmp_path):
     log.clear()
     trained_run("lenet5", Settings(epochs=2, train_images=200), None, run_dir, log.append)
     assert log == [f"reusing the training run {run_dir}"]
+
+
+def test_a_model_that_fails_keeps_its_earlier_rows(tmp_path, monkeypatch):
+    """A crash while adding a variant records the failure and leaves the rows measured before untouched."""
+    import edgecnn.safety
+    from edgecnn.benchmark import run
+
+    settings = Settings.quick_run()
+    made = tmp_path / "f32.tflite"
+    made.write_bytes(b"x")
+    old = _row("lenet5", "float32", fingerprint=settings.fingerprint("small", None), file=str(made))
+    save_results(tmp_path / "benchmarks.json", Results(rows=[old]))
+    calls = []
+
+    def crash(function, kwargs, *, timeout, label):
+        calls.append((function, kwargs["job"]["convert"], list(kwargs["job"]["keep"]), label))
+        raise EdgecnnError(f"{label}: the runtime crashed on this model (signal 11, SIGSEGV)")
+
+    monkeypatch.setattr(edgecnn.safety, "run_in_child", crash)
+    run(["lenet5"], out=tmp_path, work=tmp_path / "work", quick=True, variants="float32,int8", log=lambda m: None)
+    assert calls == [("edgecnn.benchmark.measure:measure_model", ["int8"], ["float32"], "small/lenet5")]
+    saved, _ = load_results(tmp_path / "benchmarks.json")
+    assert saved.rows == [old]
+    (failure,) = saved.failures
+    assert failure["model"] == "lenet5" and failure["variant"] is None and "SIGSEGV" in failure["error"]
+    assert "- small/lenet5: the runtime crashed on this model (signal 11, SIGSEGV) (log: " in (
+        tmp_path / "BENCHMARKS.md").read_text()

@@ -151,17 +151,20 @@ def _measure(results: Results, models: list[tuple[str, str]], configs: list[str]
         log_file = logs / f"{job.config}-{job.model}.log"
         what = f"converting {', '.join(job.convert)}" + (f"; re-timing {', '.join(job.keep)}" if job.keep else "")
         log(f"[{i}/{len(jobs)}] {job.config}/{job.model}: {what} (log: {log_file})")
+        replaced = job.variants
         try:
             reply = run_in_child("edgecnn.benchmark.measure:measure_model",
-                                 {"job": {k: v for k, v in vars(job).items()}, "settings": settings.to_json(),
-                                  "work": str(work), "log_file": str(log_file)},
+                                 {"job": dict(vars(job)), "settings": settings.to_json(), "work": str(work),
+                                  "log_file": str(log_file)},
                                  timeout=timeout, label=f"{job.config}/{job.model}")
         except EdgecnnError as exc:  # a crash, a timeout or a failure outside any variant
+            error = str(exc).removeprefix(f"{job.config}/{job.model}: ")  # the report names the model already
             reply = {"rows": [], "failures": [{"config": job.config, "model": job.model, "variant": None,
-                                               "error": f"{exc} (log: {log_file})", "at": now()}]}
+                                               "error": f"{error} (log: {log_file})", "at": now()}]}
+            replaced = job.convert  # the rows it was to re-time stay as they were
         for row in reply["rows"]:
             row["session"] = session
-        results.merge(job.config, job.model, job.variants, reply["rows"], reply["failures"])
+        results.merge(job.config, job.model, replaced, reply["rows"], reply["failures"])
         save_results(results_path, results)  # after every model: a kill loses one model at most
         log("    " + _summary(reply))
         elapsed = time.monotonic() - started
