@@ -17,7 +17,6 @@ One run, start to finish:
 """
 from __future__ import annotations
 
-import glob
 import math
 import os
 import sys
@@ -51,7 +50,7 @@ DEFAULT_BATCH_SIZE = 128
 DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_PATIENCE = 3
 STATE_FILE = "state.json"
-BEST_WEIGHTS_FILE = "best_weights.npz"
+BEST_WEIGHTS_FILE = "best_weights.npz"  # before per-epoch names; still read on resume
 
 
 @dataclass
@@ -283,8 +282,9 @@ def make_tf_dataset(x: np.ndarray, y: np.ndarray, spec: PreprocessSpec, batch_si
 class _EpochCheckpoint(keras.callbacks.Callback):
     """After each epoch: track the best validation accuracy, save weights + optimiser + state, stop early.
 
-    The state file is written last and atomically, and names the checkpoint it belongs to, so a kill at any
-    moment leaves a consistent resume point.
+    Every file of an epoch gets a new name (``epoch-N.*``, ``best-epoch-N.npz``); the state file is written
+    last and atomically and names the checkpoint and best weights it belongs to, and only then are the older
+    files removed. So a kill at any moment leaves the previous epoch's set intact: a consistent resume point.
     """
 
     def __init__(self, ckpt_dir: Path, state: dict[str, Any], config: dict[str, Any], best_weights):
@@ -314,7 +314,8 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         if state["best_epoch"] == 0 or val_acc > state["best_val_accuracy"]:
             state.update(best_val_accuracy=val_acc, best_epoch=done, wait=0)
             self.best_weights[:] = self.model.get_weights()
-            _save_weights_npz(self.ckpt_dir / BEST_WEIGHTS_FILE, self.best_weights)
+            state["best_weights"] = f"best-epoch-{done}.npz"
+            _save_weights_npz(self.ckpt_dir / state["best_weights"], self.best_weights)
         else:
             state["wait"] += 1
         elapsed = time.monotonic() - self.session_start
@@ -335,9 +336,21 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer).write(str(prefix))
         state["checkpoint"] = prefix.name
         write_json(self.ckpt_dir / STATE_FILE, state)
-        for old in glob.glob(str(self.ckpt_dir / "epoch-*")):  # earlier epochs are no longer needed
-            if not Path(old).name.startswith(f"{prefix.name}."):
-                Path(old).unlink(missing_ok=True)
+        _remove_unreferenced(self.ckpt_dir, state)
+
+
+def _remove_unreferenced(ckpt_dir: Path, state: dict[str, Any]) -> None:
+    """Delete the checkpoint and best-weights files of earlier epochs (the state no longer names them).
+
+    Listed with iterdir, not glob: a run folder named like ``run[1]`` would be read as a glob pattern."""
+    keep_prefix = f"{state['checkpoint']}."
+    for path in ckpt_dir.iterdir():
+        name = path.name
+        stale_checkpoint = name.startswith("epoch-") and not name.startswith(keep_prefix)
+        stale_best = (name.startswith("best-epoch-") or name == BEST_WEIGHTS_FILE) and name != state.get(
+            "best_weights")
+        if stale_checkpoint or stale_best:
+            path.unlink(missing_ok=True)
 
 
 def _cpu_threads() -> int:
@@ -407,7 +420,8 @@ def _fit(run_dir: Path, config: dict[str, Any], spec: PreprocessSpec, dataset: D
         optimizer.build(model.trainable_variables)  # slots must exist for the restore to fill them
         tf.train.Checkpoint(model=model, optimizer=optimizer).read(
             str(ckpt_dir / state["checkpoint"])).assert_existing_objects_matched()
-        best_weights = _load_weights_npz(ckpt_dir / BEST_WEIGHTS_FILE)
+        # Runs started before best weights were named per epoch have one best_weights.npz.
+        best_weights = _load_weights_npz(ckpt_dir / state.get("best_weights", BEST_WEIGHTS_FILE))
         if verbose:
             print(f"Resuming {run_dir} after epoch {state['epoch']} of {config['epochs']}", file=sys.stderr)
     if verbose:
