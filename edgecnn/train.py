@@ -585,7 +585,11 @@ def _restore(ckpt_dir: Path, model) -> tuple[dict[str, Any], list[np.ndarray]]:
 
 def _check_same_start(plan: dist.Plan, state: dict[str, Any], run_dir: Path) -> None:
     """Every worker must resume from the same epoch; they do when all read the chief's checkpoint."""
-    starts = [int(v) for v in plan.gather(state["epoch"])]
+    try:
+        starts = [int(v) for v in plan.gather(state["epoch"])]
+    except dist.peer_errors() as exc:
+        raise EdgecnnError(f"{plan.role}: another worker stopped before training began "
+                           f"({type(exc).__name__}); see its error") from exc
     if len(set(starts)) > 1:
         raise EdgecnnError(f"the workers would resume from different epochs ({starts}, in worker order): {run_dir} "
                            "must be one folder on storage every worker reads (see docs/DISTRIBUTED.md)")

@@ -92,6 +92,33 @@ def test_training_starts_from_the_scaled_learning_rate():
         pytest.approx(0.002)
 
 
+def test_workers_agree_on_ending_training(dist, tmp_path):
+    """Values are gathered one per replica; with 2 workers x 2 GPUs, one value per worker is kept, and a stop
+    wanted by any worker (its clock says the time budget is spent) stops every worker's callback."""
+    import edgecnn.train as trainmod
+    from edgecnn._tf import keras
+
+    gathered = {"values": [0.0, 0.0, 1.0, 1.0]}
+    plan = dist.Plan("multi-worker", strategy=None, devices=["/GPU:0", "/GPU:1"], workers=2, worker_index=0,
+                     _gather=lambda v: dist.tf.constant(gathered["values"]))
+    assert plan.gather(0.0) == [0.0, 1.0] and plan.any_worker(False) is True
+    gathered["values"] = [0.0, 0.0, 0.0, 0.0]
+    assert plan.any_worker(False) is False
+
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    state = {"epoch": 0, "best_epoch": 0, "best_val_accuracy": -1.0, "wait": 0, "train_seconds": 0.0,
+             "history": {}, "stopped": None}
+    config = {"patience": 5, "epochs": 10, "max_minutes": 600.0}  # far from spent on this process's clock
+    callback = trainmod._EpochCheckpoint(tmp_path, state, config, [], plan=plan)
+    callback.set_model(model)
+    callback.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5, "val_accuracy": 0.5, "val_loss": 1.0})
+    assert not model.stop_training
+    gathered["values"] = [0.0, 0.0, 1.0, 1.0]  # the other worker's clock says stop
+    callback.on_epoch_end(1, {"loss": 1.0, "accuracy": 0.5, "val_accuracy": 0.6, "val_loss": 1.0})
+    assert model.stop_training and state["stopped"] == "time budget of 600 min"
+
+
 def test_restarted_job_reuses_only_its_own_unstarted_folder(tmp_path):
     pytest.importorskip("tensorflow")
     from edgecnn.errors import EdgecnnError

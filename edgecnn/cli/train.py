@@ -28,7 +28,8 @@ def _raise_interrupt(signum, frame) -> None:
 @click.option("--data", "data", default="fashion_mnist", show_default=True, metavar="SRC",
               help="fashion_mnist, digits, or a folder with one sub-folder of .jpg/.png images per class.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Most epochs to train (default: per model family).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per step [default: 128].")
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="Images per step, over all GPUs and workers together [default: 128].")
 @click.option("--input-size", metavar="N|HxW", help="Model input size [default: the model's small input].")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Input channels [default: the data's].")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), help="Width multiplier of the model (default 1.0; 0.5 for mobilenet_v2 at its small default input).")
