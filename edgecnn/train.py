@@ -93,7 +93,7 @@ def train(
     patience: int | None = None,
     runs_root: str | os.PathLike = "runs",
     callbacks: Sequence[Any] = (),
-    distribute: str = "auto",
+    distribute: str = "none",
     lr_scaling: str | None = None,
     mixed_precision: bool = False,
     **knobs: Any,
@@ -103,7 +103,9 @@ def train(
     ``resume=True`` continues the run in ``out_dir`` (or the newest unfinished run of the model under
     ``runs_root``) with its saved settings; only ``epochs`` and ``max_minutes`` may be changed then.
     ``callbacks`` are extra Keras callbacks (they run after the per-epoch checkpoint).
-    ``distribute`` is one of :data:`edgecnn.distribute.CHOICES`; ``batch_size`` is the global batch;
+    ``distribute`` is one of :data:`edgecnn.distribute.CHOICES` (``none``, one device, unless asked: callers
+    such as ``edgecnn convert`` train in their own process; the CLI's default is ``auto``); ``batch_size`` is the
+    global batch;
     ``lr_scaling`` (none, linear, sqrt) scales the learning rate with it; ``mixed_precision`` needs a GPU.
     A multi-worker job needs ``out_dir`` on storage every worker reads, and continues there by itself when
     restarted after a failure.
