@@ -180,8 +180,10 @@ def _mirrored() -> Plan:
 
 @contextlib.contextmanager
 def _signals_end_the_process() -> Iterator[None]:
-    """While TensorFlow waits in C++ for the other workers, Python signal handlers never get to run, so Ctrl-C
-    and `kill` would do nothing; with the default action they end the process (nothing is written yet)."""
+    """While TensorFlow waits in C++ for the other workers (holding the GIL), Python signal handlers never get
+    to run, so Ctrl-C would do nothing; with the default action it ends the process (nothing is written yet).
+    SIGTERM gets the same default, but TensorFlow's coordination service installs its own handler for it while
+    joining; the CLI's handler is back once the cluster has formed."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
