@@ -164,8 +164,9 @@ def test_resume_continues_from_the_last_completed_epoch(trainmod, tmp_path):
     assert result.metrics["epochs_run"] == 3 and len(history["loss"]) == 3
     assert history["loss"][0] == first_loss
     assert runs.is_complete(run, "simple_cnn") and runs.newest_run("simple_cnn", tmp_path) == run
+    best = f"best-epoch-{result.metrics['best_epoch']}.npz"
     assert sorted(p.name for p in (run / "checkpoint").iterdir()) == [
-        "best_weights.npz", "epoch-3.data-00000-of-00001", "epoch-3.index", "state.json"]
+        best, "epoch-3.data-00000-of-00001", "epoch-3.index", "state.json"]
 
 
 @pytest.mark.slow
@@ -293,10 +294,11 @@ def test_early_stopping_state_and_checkpoint_files(trainmod, tmp_path):
     assert saved["history"]["val_accuracy"] == [0.5, 0.7, 0.65, 0.7]
     assert saved["checkpoint"] == "epoch-4"
     assert np.array_equal(best[0], first[0] + 1)  # the weights of epoch 2 (index 1)
-    on_disk = trainmod._load_weights_npz(tmp_path / "best_weights.npz")
+    assert saved["best_weights"] == "best-epoch-2.npz"
+    on_disk = trainmod._load_weights_npz(tmp_path / "best-epoch-2.npz")
     assert all(np.array_equal(a, b) for a, b in zip(on_disk, best))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "best_weights.npz", "epoch-4.data-00000-of-00001", "epoch-4.index", "state.json"]
+        "best-epoch-2.npz", "epoch-4.data-00000-of-00001", "epoch-4.index", "state.json"]
 
 
 def test_default_mobilenet_run_is_half_width_with_cosine_decay(trainmod):
@@ -313,3 +315,66 @@ def test_default_mobilenet_run_is_half_width_with_cosine_decay(trainmod):
     schedule = trainmod._learning_rate(dict(config, epochs=2, batch_size=100), 1000)
     assert float(schedule(0)) == pytest.approx(config["learning_rate"])
     assert float(schedule(20)) == pytest.approx(0.01 * config["learning_rate"])
+
+
+# ---- checkpoint consistency (issue 14, item 9) ------------------------------------------------------
+
+def test_old_checkpoints_are_removed_under_a_folder_with_glob_characters(trainmod, tmp_path):
+    """A run folder named like ``run[1]`` is a glob character class; cleaning up must not depend on it."""
+    from edgecnn._tf import keras
+
+    ckpt = tmp_path / "run[1]" / "checkpoint"
+    ckpt.mkdir(parents=True)
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    state = {"epoch": 0, "best_epoch": 0, "best_val_accuracy": -1.0, "wait": 0, "train_seconds": 0.0,
+             "history": {}, "stopped": None}
+    callback = trainmod._EpochCheckpoint(ckpt, state, {"patience": 5, "epochs": 10, "max_minutes": None}, [])
+    callback.set_model(model)
+    for epoch, val in enumerate([0.5, 0.6, 0.7]):
+        callback.on_epoch_end(epoch, {"loss": 1.0, "accuracy": val, "val_accuracy": val, "val_loss": 1.0})
+    names = sorted(p.name for p in ckpt.iterdir())
+    assert [n for n in names if n.startswith("epoch-")] == ["epoch-3.data-00000-of-00001", "epoch-3.index"]
+    assert len([n for n in names if n.endswith(".npz")]) == 1, names
+
+
+@pytest.mark.slow
+def test_kill_between_best_weights_and_state_keeps_a_consistent_resume_point(trainmod, tmp_path, monkeypatch):
+    """A kill after a new best epoch's weights are saved but before its state.json is written: the resume
+    point is the previous epoch, so the best weights must be that epoch's, not the unrecorded new ones."""
+    from edgecnn._tf import keras
+
+    faked_val = [0.5, 0.7]  # epoch 2 is a new best, so its weights are saved as the best
+    original = trainmod._EpochCheckpoint.on_epoch_end
+
+    def with_faked_val(self, epoch, logs=None):
+        return original(self, epoch, dict(logs or {}, val_accuracy=faked_val[epoch]))
+
+    real_write_json = trainmod.write_json
+
+    def write_json_killed_at_epoch_2(path, obj):
+        if Path(path).name == "state.json" and obj.get("epoch") == 2:
+            raise KeyboardInterrupt  # the process dies right before epoch 2's state lands
+        return real_write_json(path, obj)
+
+    class KeepWeights(keras.callbacks.Callback):
+        after_epoch: list = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.after_epoch.append(self.model.get_weights())
+
+    monkeypatch.setattr(trainmod._EpochCheckpoint, "on_epoch_end", with_faked_val)
+    monkeypatch.setattr(trainmod, "write_json", write_json_killed_at_epoch_2)
+    keep = KeepWeights()
+    with pytest.raises(KeyboardInterrupt):
+        trainmod.train("simple_cnn", "fashion_mnist", epochs=2, batch_size=50, limit=200, out_dir=tmp_path / "run",
+                       verbose=False, patience=5, callbacks=[keep], **TINY)
+    assert len(keep.after_epoch) == 1  # epoch 2's state never landed
+    monkeypatch.undo()
+
+    # Finish from the resume point without training more: the model must carry epoch 1's weights.
+    result = trainmod.train("simple_cnn", resume=True, out_dir=tmp_path / "run", epochs=1, verbose=False)
+    assert result.metrics["best_epoch"] == 1 and result.metrics["epochs_run"] == 1
+    saved = keras.models.load_model(tmp_path / "run" / "model.keras", compile=False).get_weights()
+    assert len(saved) == len(keep.after_epoch[0])
+    assert all(np.array_equal(a, b) for a, b in zip(saved, keep.after_epoch[0]))

@@ -28,7 +28,8 @@ def _raise_interrupt(signum, frame) -> None:
 @click.option("--data", "data", default="fashion_mnist", show_default=True, metavar="SRC",
               help="fashion_mnist, digits, or a folder with one sub-folder of .jpg/.png images per class.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Most epochs to train (default: per model family).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per step [default: 128].")
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="Images per step, over all GPUs and workers together [default: 128].")
 @click.option("--input-size", metavar="N|HxW", help="Model input size [default: the model's small input].")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Input channels [default: the data's].")
 @click.option("--width", type=click.FloatRange(min=0, min_open=True), help="Width multiplier of the model (default 1.0; 0.5 for mobilenet_v2 at its small default input).")
@@ -43,20 +44,28 @@ def _raise_interrupt(signum, frame) -> None:
               help="Run folder [default: runs/MODEL, then runs/MODEL-2, ...].")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run (the one in -o, else the newest of MODEL) from its last epoch.")
+@click.option("--distribute", type=click.Choice(["auto", "none", "mirrored", "multi-worker"]), default="auto",
+              show_default=True, help="tf.distribute strategy: mirrored = every GPU here; multi-worker = the cluster "
+              "in TF_CONFIG; auto = multi-worker if TF_CONFIG names 2+ tasks, else mirrored if 2+ GPUs, else none.")
+@click.option("--lr-scaling", type=click.Choice(["none", "linear", "sqrt"]),
+              help="Scale --lr with the global batch / 128 [default: none].")
+@click.option("--mixed-precision", is_flag=True, help="float16 compute, float32 weights (GPUs only).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def train_command(model: str, data: str, epochs, batch_size, input_size, channels, width, learning_rate, limit, seed,
-                  max_minutes, out_dir, resume, quiet) -> None:
+                  max_minutes, out_dir, resume, distribute, lr_scaling, mixed_precision, quiet) -> None:
     """Train MODEL (see `edgecnn models`) and write a run folder.
 
     \b
     The run folder holds model.keras, labels.txt, preprocess.json, config.json,
     metrics.json, training_curve.png and checkpoint/ (for --resume after Ctrl-C).
+    --batch-size is the global batch, split over all GPUs and workers.
     \b
     Examples:
       edgecnn train mobilenet
       edgecnn train lenet5 --epochs 3 --limit 2000
       edgecnn train resnet18 --data photos/ --input-size 64 --channels 3
       edgecnn train mobilenet --resume
+      TF_CONFIG=... edgecnn train resnet18 --distribute multi-worker -o /shared/run
     """
     size = _parse_size(input_size)
     if not resume:
@@ -73,7 +82,10 @@ def train_command(model: str, data: str, epochs, batch_size, input_size, channel
     result = train(model, data, epochs=epochs, batch_size=batch_size, input_size=size,
                    channels=None if channels is None else int(channels), width=width, learning_rate=learning_rate,
                    out_dir=out_dir, resume=resume, limit=limit, seed=seed, max_minutes=max_minutes,
-                   verbose=not quiet)
+                   verbose=not quiet, distribute=distribute, lr_scaling=lr_scaling, mixed_precision=mixed_precision)
+    if not result.is_chief:
+        click.echo(f"{result.run_dir}  written by the chief (this worker trained its share)")
+        return
     click.echo(f"{result.run_dir}  test accuracy {result.test_accuracy:.4f}")
 
 
