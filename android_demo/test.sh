@@ -4,10 +4,11 @@
 #           tests (the cross-language golden test among them) with the console launcher;
 #   app     compiles and links the app's AndroidManifest.xml and res/ with aapt2 against framework-res.apk;
 #   kotlin  type-checks the app's Kotlin with kotlinc against core, the R class aapt2 generated and
-#           kotlin-check/stubs (the Android/AndroidX/CameraX/LiteRT signatures the app calls). Runs by
-#           default only when kotlinc is installed (Debian package `kotlin`).
+#           kotlin-check/stubs (the Android/AndroidX/CameraX/LiteRT signatures the app calls, with their
+#           nullability). Runs by default when kotlinc is installed (Debian package `kotlin`); with
+#           EDGECNN_REQUIRE_ALL=1 (set by .ci/run) a missing kotlinc is an error, not a skip.
 # Exits non-zero on any failure. Writes only to android_demo/build/ (git-ignored) or $ANDROID_DEMO_BUILD.
-#   bash android_demo/test.sh              # core, app (and kotlin if kotlinc is there)
+#   bash android_demo/test.sh              # core, app and kotlin (kotlin skipped, with a notice, without kotlinc)
 #   bash android_demo/test.sh core         # only the named steps
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -19,7 +20,14 @@ if (($#)); then
   steps=" $* "
 else
   steps=" core app "
-  if command -v kotlinc >/dev/null; then steps+="kotlin "; else echo "test.sh: kotlinc not installed: skipping the kotlin step (apt-get install kotlin)"; fi
+  if command -v kotlinc >/dev/null; then
+    steps+="kotlin "
+  elif [[ "${EDGECNN_REQUIRE_ALL:-}" == 1 ]]; then
+    echo "test.sh: kotlinc not installed and EDGECNN_REQUIRE_ALL=1: the kotlin step cannot be skipped (apt-get install kotlin)" >&2
+    exit 2
+  else
+    echo "test.sh: kotlinc not installed: SKIPPING the kotlin step (apt-get install kotlin)"
+  fi
 fi
 for s in $steps; do
   [[ "$s" == core || "$s" == app || "$s" == kotlin ]] || { echo "test.sh: unknown step '$s' (core, app, kotlin)" >&2; exit 2; }
@@ -82,11 +90,11 @@ fi
 if has kotlin; then
   echo "== app: kotlinc type check (against core, R and kotlin-check/stubs)"
   [[ -d "$build/core-main" ]] || compile_core
-  mapfile -t stubs < <(find "$here/kotlin-check/stubs" -name '*.java' | sort)
-  javac -nowarn -encoding UTF-8 -d "$build/stubs" "${stubs[@]}" "$build/gen/${namespace//.//}/R.java"
-  mapfile -t kotlin_src < <(find "$here/app/src/main/java" -name '*.kt' | sort)
+  # One kotlinc run over the app, the stubs (Java and Kotlin sources: kotlinc reads Java sources for their
+  # types) and R.java. The stubs are only read, never compiled into anything.
+  mapfile -t sources < <(find "$here/app/src/main/java" "$here/kotlin-check/stubs" -name '*.kt' -o -name '*.java' | sort)
   # Debian's kotlinc (1.3) warns about the JVM it runs on; an error leaves no MainActivity.class.
-  kotlinc -nowarn -cp "$build/stubs:$build/core-main" -d "$build/kotlin" "${kotlin_src[@]}" 2>&1 \
+  kotlinc -nowarn -cp "$build/core-main" -d "$build/kotlin" "${sources[@]}" "$build/gen/${namespace//.//}/R.java" 2>&1 \
     | grep -v -e 'Xverify:none' -e 'unable to find kotlin-stdlib' || true
   test -s "$build/kotlin/io/edgecnn/demo/MainActivity.class"
 fi

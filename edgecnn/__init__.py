@@ -17,7 +17,7 @@ __all__ = ["__version__", "create_model", "list_models", "train", "convert", "pr
 # `train`, `convert` and `profile` are submodules (each with a function of the same name:
 # ``edgecnn.train.train(...)``), imported on first use so that ``import edgecnn`` stays TensorFlow-free.
 _LAZY_SUBMODULES = ("train", "convert", "profile", "zoo", "data", "runs", "optimize", "evaluate",
-                    "preprocess", "runtime", "tflite_file", "predict", "inspect_model")
+                    "preprocess", "runtime", "tflite_file", "predict", "inspect_model", "benchmark", "recommend")
 
 
 def __getattr__(name: str) -> Any:

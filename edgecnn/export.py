@@ -1,25 +1,33 @@
-"""Put a model into the Android demo app: its .tflite, labels.txt and preprocess.json as the app's assets.
+"""Put models into the Android demo app: each as its own folder of assets, side by side.
 
     from edgecnn.export import export_android
     export_android("mobilenet_v2")                              # newest finished run, its int8 .tflite
     export_android("runs/tiny-2", variant="float32")            # a run folder, one of its .tflite files
-    export_android("m_int8.tflite", assets="android_demo/app/src/main/assets")
+    export_android("m_int8.tflite", name="mine", assets="android_demo/app/src/main/assets")
 
-The app (``android_demo/``) reads ``model.tflite``, ``labels.txt`` and ``preprocess.json`` from its assets.
-Before anything is written, the three are checked against each other the way the app checks them: the
-model reads and lints as a .tflite (:mod:`edgecnn.safety`), runs once in a child process, takes one
+The app (``android_demo/``) lists the folders under ``assets/models/`` in its model picker; each holds
+``model.tflite``, ``labels.txt`` and ``preprocess.json``. A model goes in under a name (``--name``; by
+default its file name without ``.tflite``), and exporting the same name again replaces that model only.
+Before anything is written, the three files are checked against each other the way the app checks them:
+the model reads and lints as a .tflite (:mod:`edgecnn.safety`), runs once in a child process, takes one
 ``(1, H, W, C)`` image matching preprocess.json, and has one output per label. The written preprocess.json
-carries the model's own input dtype and quantisation (so the app and ``edgecnn predict`` agree). The three
-files are replaced together: all are staged first, and none is touched if anything fails.
+carries the model's own input dtype and quantisation (so the app and ``edgecnn predict`` agree).
+
+The set is replaced as a whole: the three files are staged in a hidden folder beside the model's, then the
+old folder is renamed aside and the staged one renamed in; if the second rename fails the old folder is
+renamed back. A failure at any point leaves the old set or the new one, never a mix. (A process killed
+between the two renames leaves the old set in ``models/.NAME.*.old``; the next export of NAME puts it back
+before swapping.) Android's build skips names starting with a dot, so a leftover never reaches an APK.
 
 TensorFlow-free.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
+import re
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,10 @@ ASSET_MODEL = "model.tflite"
 ASSET_LABELS = "labels.txt"
 ASSET_PREPROCESS = "preprocess.json"
 DEFAULT_ASSETS = Path("android_demo") / "app" / "src" / "main" / "assets"
+MODELS_DIR = "models"  # assets/models/<name>/ per model; the app lists this folder
+ASSET_FILES = (ASSET_MODEL, ASSET_LABELS, ASSET_PREPROCESS)
+# A folder name that is the same on every file system and cannot climb out of models/ or hide (no dot first).
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # Preferred variant when a run folder holds several: int8 is the usual phone choice.
 VARIANT_PREFERENCE = ("int8", "float16", "dynamic", "float32")
 
@@ -146,12 +158,28 @@ def check_model(model_path: Path, preprocess: Path, labels: Path) -> tuple[Any, 
     return spec, names, info
 
 
-def export_android(source: str | os.PathLike, assets: str | os.PathLike | None = None, *,
-                   variant: str | None = None, preprocess: str | os.PathLike | None = None,
-                   labels: str | os.PathLike | None = None, runs_root: str | os.PathLike = "runs") -> dict[str, Any]:
-    """Copy a model and its labels/preprocess.json into the app's assets; returns what was written."""
-    from edgecnn.fileio import atomic_path
+def model_name(name: str) -> str:
+    """``name`` if it can be a model's asset folder, else a UsageError saying what is allowed."""
+    if not MODEL_NAME.fullmatch(name):
+        raise UsageError(f"--name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter "
+                         "or digit")
+    return name
 
+
+def installed_models(assets: str | os.PathLike) -> list[str]:
+    """The names of the models in an app's assets (folders under models/ holding a model.tflite), sorted."""
+    folder = Path(assets) / MODELS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_dir() and MODEL_NAME.fullmatch(p.name) and (p / ASSET_MODEL).is_file())
+
+
+def export_android(source: str | os.PathLike, assets: str | os.PathLike | None = None, *,
+                   name: str | None = None, variant: str | None = None,
+                   preprocess: str | os.PathLike | None = None, labels: str | os.PathLike | None = None,
+                   runs_root: str | os.PathLike = "runs") -> dict[str, Any]:
+    """Copy a model with its labels/preprocess.json into the app's assets as models/NAME/; returns what was written."""
     if assets is None:
         if not DEFAULT_ASSETS.parent.is_dir():
             raise UsageError(f"{DEFAULT_ASSETS.parent} not found (run from the edgecnn repository, "
@@ -161,35 +189,83 @@ def export_android(source: str | os.PathLike, assets: str | os.PathLike | None =
     if assets.exists() and not assets.is_dir():
         raise EdgecnnError(f"{assets}: not a folder")
     model_path = resolve_model(source, variant=variant, runs_root=runs_root)
+    name = model_name(name if name is not None else model_path.stem)
     spec_path = _find_file(model_path, "preprocess.json", preprocess, "preprocess")
     spec, names, info = check_model(model_path, spec_path,
                                     _find_file(model_path, _labels_name(spec_path), labels, "labels"))
     spec.labels = ASSET_LABELS
-    data = spec.to_json()
-    # Stage all three, then rename them in place together: a failure leaves the old assets untouched.
+    folder = assets / MODELS_DIR / name
     try:
-        with contextlib.ExitStack() as stack:
-            tmp_model = stack.enter_context(atomic_path(assets / ASSET_MODEL))
-            tmp_labels = stack.enter_context(atomic_path(assets / ASSET_LABELS))
-            tmp_spec = stack.enter_context(atomic_path(assets / ASSET_PREPROCESS))
-            shutil.copyfile(model_path, tmp_model)
-            tmp_labels.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
-            tmp_spec.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        staged = _stage(folder.parent, name)
+        try:
+            shutil.copyfile(model_path, staged / ASSET_MODEL)
+            (staged / ASSET_LABELS).write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+            (staged / ASSET_PREPROCESS).write_text(json.dumps(spec.to_json(), indent=2) + "\n", encoding="utf-8")
             mode = _file_mode()
-            for tmp in (tmp_model, tmp_labels, tmp_spec):
-                os.chmod(tmp, mode)  # temporary files are created 0600; assets are ordinary files
+            for file in ASSET_FILES:
+                os.chmod(staged / file, mode)  # ordinary files, not the 0600 of a private temporary
+            _swap_in(staged, folder)
+        finally:
+            if staged.exists():
+                shutil.rmtree(staged, ignore_errors=True)
     except OSError as exc:
         raise EdgecnnError(f"cannot write to {assets}: {exc.strerror or exc}") from exc
-    return {"model": str(model_path), "assets": str(assets),
-            "files": [ASSET_MODEL, ASSET_LABELS, ASSET_PREPROCESS], "bytes": model_path.stat().st_size,
-            "labels": len(names), **info}
+    legacy = [f for f in ASSET_FILES if (assets / f).is_file()]
+    return {"model": str(model_path), "assets": str(assets), "name": name, "folder": str(folder),
+            "files": list(ASSET_FILES), "bytes": model_path.stat().st_size, "labels": len(names),
+            "models": installed_models(assets), "legacy_files": legacy, **info}
+
+
+def _stage(models: Path, name: str) -> Path:
+    """A new hidden folder beside models/NAME to write the set into (mkdtemp's 0700 widened to the umask)."""
+    import tempfile
+
+    models.mkdir(parents=True, exist_ok=True)
+    for stale in models.iterdir():  # left by an export that was killed while writing
+        if stale.name.startswith(f".{name}.") and stale.name.endswith(".part") and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".part", dir=models))
+    os.chmod(staged, 0o777 & ~_umask())
+    return staged
+
+
+def _swap_in(staged: Path, folder: Path) -> None:
+    """Put the staged folder at ``folder``: the old one aside, the new one in, the old one back on failure."""
+    _recover_interrupted(folder)
+    backup = None
+    if folder.exists():
+        backup = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.old")
+        os.rename(folder, backup)
+    try:
+        os.rename(staged, folder)
+    except BaseException:
+        if backup is not None:
+            os.rename(backup, folder)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _recover_interrupted(folder: Path) -> None:
+    """After a process died between the two renames: the old set back in place, stale copies removed."""
+    old = sorted((p for p in folder.parent.iterdir()
+                  if p.name.startswith(f".{folder.name}.") and p.name.endswith(".old") and p.is_dir()),
+                 key=lambda p: p.stat().st_mtime)
+    if old and not folder.exists():
+        os.rename(old.pop(), folder)
+    for stale in old:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def _file_mode() -> int:
     """0666 less the umask: the mode an ordinary new file gets."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~_umask()
 
 
 def _labels_name(spec_path: Path) -> str:

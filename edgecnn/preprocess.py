@@ -201,15 +201,28 @@ def to_model_input(pixels: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file as uint8 (H, W, C) with 1 or 3 channels (Pillow)."""
+    """Read an image file as uint8 (H, W, C) with 1 or 3 channels (Pillow), upright.
+
+    The EXIF orientation tag is applied (``ImageOps.exif_transpose``): a portrait photo stored sideways
+    comes out upright, as a phone shows it and as the Android demo classifies it. An unreadable EXIF block
+    counts as orientation 1 (the pixels as stored), as Android's ExifInterface does.
+    """
+    import warnings
+
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError as exc:  # pragma: no cover
         raise EdgecnnError("reading images needs Pillow: pip install pillow") from exc
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            im.load()
+        with Image.open(path) as opened:
+            opened.load()
+            try:
+                with warnings.catch_warnings():  # Pillow warns "Corrupt EXIF data"; it is ignored either way
+                    warnings.simplefilter("ignore")
+                    im = ImageOps.exif_transpose(opened)
+            except (ValueError, SyntaxError, KeyError, TypeError, IndexError):  # a broken EXIF block
+                im = opened
             if im.mode in ("L", "LA", "I;16", "I", "F", "1"):
                 im = im.convert("L")
             elif im.mode != "RGB":

@@ -5,11 +5,15 @@ delegation, and a per-op breakdown.
     results = profile(["m_float32.tflite", "m_int8.tflite"], num_threads=2, num_runs=100)
     results[1]["latency_ms"]["p50"], results[1]["vs_first"]["speedup"]
 
-Each model is read and linted here (:mod:`edgecnn.safety`), then measured in a child process
-(:func:`measure`, run through :func:`edgecnn.safety.run_in_child`) so that a model that crashes the native
-runtime becomes a one-line error. Timing follows TFLite's ``benchmark_model``: ``warmup_runs`` invokes, then
-invokes until ``num_runs`` or ``max_secs``; each run is timed with ``perf_counter_ns`` around ``invoke()``
-only (input set once), so the reported median matches a bare ``invoke()`` loop (tools/bench_profiler.py).
+Each model is read and linted here (:mod:`edgecnn.safety`), then all are measured in one child process
+(:func:`measure_models`, run through :func:`edgecnn.safety.run_in_child`) so that a model that crashes the
+native runtime becomes a one-line error (with several models, each is then tried alone to name the culprit).
+Timing follows TFLite's ``benchmark_model``: ``warmup_runs`` invokes, then invokes until ``num_runs`` or
+``max_secs``; each run is timed with ``perf_counter_ns`` around ``invoke()`` only (input set once), so the
+reported median matches a bare ``invoke()`` loop (tools/bench_profiler.py). Several models are timed
+**interleaved** (:func:`interleaved_timing`: one invoke of each in turn, round after round), so that a
+speed-up between them is a ratio taken under the same machine state, not across minutes of changing load.
+Options are one typed object, :class:`~edgecnn.profile_options.ProfileOptions`.
 
 Per-op time comes from :mod:`edgecnn.op_profiler` (LiteRT's C profiler through ctypes) when
 ``op_profiling`` is on and the runtime offers it. With XNNPACK the profiler times XNNPACK's operators;
@@ -19,6 +23,7 @@ each op type's share of the model's MACs instead of inventing times.
 """
 from __future__ import annotations
 
+import math
 import os
 import platform
 import socket
@@ -26,68 +31,53 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from edgecnn.errors import EdgecnnError, UsageError
+from edgecnn.profile_options import ProfileOptions, default_threads  # noqa: F401 (default_threads: public here too)
 
-DEFAULTS: dict[str, Any] = {
-    "num_threads": None,  # None: min(4, CPU count), reported as the number used
-    "warmup_runs": 5,
-    "num_runs": 100,
-    "max_secs": 60.0,
-    "delegate": "xnnpack",
-    "op_profiling": False,
-    "input": None,
-}
 PERCENTILES = (50, 90, 99)
+# CPU features that decide which XNNPACK kernels run (x86: AVX2/FMA float, VNNI/AVX-512 int8 dot products;
+# ARM: NEON, dot product, int8 matrix multiply): quoted with every speed figure.
+NOTABLE_CPU_FLAGS = ("sse4_1", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8",
+                     "asimd", "asimddp", "i8mm")
 
 
-def default_threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def profile(models: list[str | os.PathLike] | str | os.PathLike, **options: Any) -> list[dict[str, Any]]:
+def profile(models: list[str | os.PathLike] | str | os.PathLike, options: ProfileOptions | None = None,
+            **overrides: Any) -> list[dict[str, Any]]:
     """Profile each model (see module docstring); returns one result dict per model, in order.
 
-    Options (TFLite ``benchmark_model`` names): ``num_threads``, ``warmup_runs``, ``num_runs``, ``max_secs``,
-    ``delegate`` ("xnnpack", "none", "edgetpu" or a delegate library path), ``op_profiling``, ``input``
-    (a .npy file or an image, preprocessed with the model's preprocess.json).
+    ``options`` (:class:`~edgecnn.profile_options.ProfileOptions`) and/or keyword overrides with the same
+    names: ``num_threads``, ``warmup_runs``, ``num_runs``, ``max_secs``, ``delegate`` ("xnnpack", "none",
+    "edgetpu" or a delegate library path), ``op_profiling``, ``input`` (a .npy file or an image,
+    preprocessed with the model's preprocess.json). Several models are timed in one child process,
+    interleaved (:func:`interleaved_timing`), so their ratios are taken under the same conditions.
     """
     if isinstance(models, (str, os.PathLike)):
         models = [models]
     if not models:
         raise UsageError("no model given")
-    opts = normalise_options(options)
-    results = [profile_one(Path(m), opts) for m in models]
+    opts = ProfileOptions.from_kwargs(options, **overrides)
+    prepared = [_prepare(Path(m), opts) for m in models]
+    try:
+        measured = _measure_in_child(prepared, opts)
+    finally:
+        for item in prepared:
+            if item["input_file"]:
+                try:
+                    os.unlink(item["input_file"])
+                except OSError:
+                    pass
+    results = [_assemble(item, m) for item, m in zip(prepared, measured)]
     add_ratios(results)
     return results
 
 
-def normalise_options(options: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise UsageError(f"unknown profile option(s): {', '.join(sorted(unknown))}")
-    opts = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
-    if opts["num_threads"] is None:
-        opts["num_threads"] = default_threads()
-    if int(opts["num_threads"]) < 1:
-        raise UsageError(f"--num-threads must be at least 1, got {opts['num_threads']}")
-    if int(opts["num_runs"]) < 1:
-        raise UsageError(f"--num-runs must be at least 1, got {opts['num_runs']}")
-    if int(opts["warmup_runs"]) < 0:
-        raise UsageError(f"--warmup-runs cannot be negative, got {opts['warmup_runs']}")
-    if float(opts["max_secs"]) <= 0:
-        raise UsageError(f"--max-secs must be positive, got {opts['max_secs']}")
-    opts["num_threads"], opts["num_runs"] = int(opts["num_threads"]), int(opts["num_runs"])
-    opts["warmup_runs"], opts["max_secs"] = int(opts["warmup_runs"]), float(opts["max_secs"])
-    return opts
-
-
-def profile_one(path: Path, opts: dict[str, Any]) -> dict[str, Any]:
-    """Static facts from the file (parent) + measurements (child process) for one model."""
-    from edgecnn.safety import load_checked, run_in_child
+def _prepare(path: Path, opts: ProfileOptions) -> dict[str, Any]:
+    """Static facts from the file (read and linted here, in the parent) and the input it will be fed."""
+    from edgecnn.safety import load_checked
     from edgecnn.tflite_file import check_model_file, schema_available
 
     if schema_available():
@@ -95,20 +85,37 @@ def profile_one(path: Path, opts: dict[str, Any]) -> dict[str, Any]:
     else:  # tflite_runtime fallback: no schema to read the file; the child process still contains crashes
         check_model_file(path)
         model = None
-    input_info, input_file, value_range = _prepare_input(model, path, opts.get("input"))
+    input_info, input_file, value_range = _prepare_input(model, path, opts.input)
+    return {"path": path, "model": model, "input_info": input_info, "input_file": input_file,
+            "value_range": value_range}
+
+
+def _measure_in_child(prepared: list[dict[str, Any]], opts: ProfileOptions) -> list[dict[str, Any]]:
+    """All models in one child process (:func:`measure_models`); a crash names the model that caused it."""
+    from edgecnn.safety import run_in_child
+
+    paths = [str(item["path"]) for item in prepared]
+    request = {"model_paths": paths, "delegate": opts.delegate, "num_threads": opts.threads(),
+               "warmup_runs": opts.warmup_runs, "num_runs": opts.num_runs, "max_secs": opts.max_secs,
+               "input_npys": [item["input_file"] for item in prepared],
+               "value_ranges": [item["value_range"] for item in prepared], "op_profiling": opts.op_profiling}
+    # The timing loop may take max_secs per model (twice with per-op profiling); loading gets its own margin.
+    timeout = len(paths) * (opts.max_secs * (2 if opts.op_profiling else 1) + 120.0)
+    label = paths[0] if len(paths) == 1 else f"{len(paths)} models ({', '.join(Path(p).name for p in paths)})"
     try:
-        timeout = opts["max_secs"] * (2 if opts["op_profiling"] else 1) + 120.0
-        measured = run_in_child("edgecnn.profile:measure", {
-            "model_path": str(path), "delegate": opts["delegate"], "num_threads": opts["num_threads"],
-            "warmup_runs": opts["warmup_runs"], "num_runs": opts["num_runs"], "max_secs": opts["max_secs"],
-            "input_npy": input_file, "value_range": value_range, "op_profiling": opts["op_profiling"],
-        }, timeout=timeout, label=str(path))
-    finally:
-        if input_file:
-            try:
-                os.unlink(input_file)
-            except OSError:
-                pass
+        return run_in_child("edgecnn.profile:measure_models", request, timeout=timeout, label=label)
+    except EdgecnnError:
+        if len(paths) > 1:
+            for path in paths:  # which one? each alone: load, allocate, one invoke
+                run_in_child("edgecnn.safety:check_runs", {"model_path": path, "delegate": opts.delegate,
+                                                           "num_threads": opts.threads()},
+                             timeout=120.0, label=path)
+        raise
+
+
+def _assemble(item: dict[str, Any], measured: dict[str, Any]) -> dict[str, Any]:
+    """One model's result: static facts + measurements + the per-op breakdown."""
+    path, model = item["path"], item["model"]
     runtime_ops = measured.pop("runtime_ops", [])
     result: dict[str, Any] = {"model": str(path), "name": path.name, "size_bytes": path.stat().st_size}
     if model is not None:
@@ -117,7 +124,7 @@ def profile_one(path: Path, opts: dict[str, Any]) -> dict[str, Any]:
     else:
         result.update({"params": None, "macs": None, "num_ops": len(runtime_ops), "fully_int8": None,
                        "input_dtypes": None})
-    result["input"] = input_info
+    result["input"] = item["input_info"]
     result.update({k: v for k, v in measured.items() if k != "op_times"})
     # Sum of all activation tensors without memory planning: an upper bound of the runtime's arena.
     result["memory"]["activation_bytes"] = activation_bytes(model) if model is not None else None
@@ -379,96 +386,197 @@ def latency_stats(times_ms: np.ndarray) -> dict[str, float]:
             "p50": float(pcts[0]), "p90": float(pcts[1]), "p99": float(pcts[2]), "max": float(times_ms.max())}
 
 
-def measure(model_path: str, delegate: str = "xnnpack", num_threads: int | None = None, warmup_runs: int = 5,
-            num_runs: int = 100, max_secs: float = 60.0, input_npy: str | None = None,
-            value_range: list[float] | None = None, op_profiling: bool = False) -> dict[str, Any]:
-    """(Child process) load, allocate, first invoke, warm-up, timed runs; memory and delegation."""
-    from edgecnn.runtime import allocate, delegated_ops, explain_runtime_error, make_interpreter, runtime_info
+class InvokeError(Exception):
+    """An invoke failed inside :func:`interleaved_timing`; ``key`` names the runner that raised."""
 
-    runtime_info()  # import the runtime library first: its loading is not the model's init time
-    rss_before = _rss_bytes()
-    t0 = time.perf_counter_ns()
-    interp = make_interpreter(model_path, num_threads=num_threads, delegate=delegate)
-    t1 = time.perf_counter_ns()
-    allocate(interp, model_path)
-    t2 = time.perf_counter_ns()
+    def __init__(self, key: Any, error: BaseException):
+        super().__init__(str(error))
+        self.key, self.error = key, error
 
-    rng = np.random.default_rng(0)
-    details = interp.get_input_details()
-    for k, detail in enumerate(details):
+
+def interleaved_timing(runners: Mapping[Any, Callable[[], Any]], *, rounds: int, max_secs: float = math.inf,
+                       warmup: int = 0, burst: int = 1,
+                       listener: Callable[[Any, int], None] | None = None) -> dict[Any, np.ndarray]:
+    """Time several runners (e.g. ``interpreter.invoke``) in turn, so that all see the same machine state.
+
+    ``warmup`` untimed calls of each (in turn), then rounds: in each round every runner is called ``burst``
+    times in a row, each call timed with ``perf_counter_ns`` around the call only. Stops after ``rounds``
+    rounds, or at the end of the first round that finishes past ``max_secs``, so every runner gets the same
+    number of timed calls. ``listener(key, round)`` is called after each runner's turn (outside the timed
+    calls): a hook to watch the schedule. Returns key → milliseconds of each timed call, in order. A failing
+    runner raises :class:`InvokeError` naming its key.
+    """
+    if rounds < 1 or burst < 1 or warmup < 0:
+        raise ValueError(f"rounds and burst must be at least 1 and warmup not negative, got {rounds}, {burst}, {warmup}")
+    keys = list(runners)
+    times = {key: np.empty(rounds * burst, dtype=np.int64) for key in keys}
+    perf = time.perf_counter_ns
+    key = None
+    try:
+        for _ in range(warmup):
+            for key in keys:
+                runners[key]()
+        deadline = perf() + int(max_secs * 1e9) if math.isfinite(max_secs) else None
+        n = end = 0
+        for r in range(rounds):
+            for key in keys:
+                run, buf = runners[key], times[key]
+                for b in range(n, n + burst):
+                    start = perf()
+                    run()
+                    end = perf()
+                    buf[b] = end - start
+                if listener is not None:
+                    listener(key, r)
+            n += burst
+            if deadline is not None and end > deadline:
+                break
+    except Exception as exc:  # noqa: BLE001 - re-raised with the name of the runner that failed
+        raise InvokeError(key, exc) from exc
+    return {key: times[key][:n] / 1e6 for key in keys}
+
+
+def ready_interpreter(model: str | os.PathLike | bytes, *, num_threads: int | None = None, delegate: str = "xnnpack",
+                      input_npy: str | None = None, value_range: Sequence[float] = (0.0, 1.0), seed: int = 0,
+                      where: str = "model") -> Any:
+    """An allocated interpreter with its inputs set (``input_npy`` for the first, else random data): ready to
+    ``invoke()`` in a timing loop. Random floats are drawn in ``value_range`` (the preprocessing range)."""
+    from edgecnn.runtime import allocate, make_interpreter
+
+    interp = make_interpreter(model, num_threads=num_threads, delegate=delegate)
+    allocate(interp, where)
+    _set_inputs(interp, input_npy, value_range, seed)
+    return interp
+
+
+def _set_inputs(interp: Any, input_npy: str | None, value_range: Sequence[float], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for k, detail in enumerate(interp.get_input_details()):
         if k == 0 and input_npy:
             data = np.load(input_npy, allow_pickle=False)
         else:
-            data = random_input(detail["shape"], detail["dtype"], rng, value_range or [0.0, 1.0])
+            data = random_input(detail["shape"], detail["dtype"], rng, list(value_range))
         interp.set_tensor(detail["index"], data)
 
-    invoke = interp.invoke
+
+def measure_models(model_paths: list[str], delegate: str = "xnnpack", num_threads: int | None = None,
+                   warmup_runs: int = 5, num_runs: int = 100, max_secs: float = 60.0,
+                   input_npys: list[str | None] | None = None, value_ranges: list[list[float]] | None = None,
+                   op_profiling: bool = False,
+                   listener: Callable[[Any, int], None] | None = None) -> list[dict[str, Any]]:
+    """(Child process) load, allocate and first-invoke each model, then time them all interleaved.
+
+    The timing loop (:func:`interleaved_timing`) gets ``max_secs`` per model; ``num_runs`` timed invokes of
+    each at most. Per-op profiling, when asked, follows for each model in turn. ``listener`` is passed to
+    the timing loop (for callers in this process; the child process has none).
+    """
+    from edgecnn.runtime import allocate, delegated_ops, explain_runtime_error, make_interpreter, runtime_info
+
+    count = len(model_paths)
+    input_npys = input_npys or [None] * count
+    value_ranges = value_ranges or [[0.0, 1.0]] * count
+    runtime_info()  # import the runtime library first: its loading is not the model's init time
+    loaded: list[dict[str, Any]] = []
+    for path, npy, value_range in zip(model_paths, input_npys, value_ranges):
+        rss_before = _rss_bytes()
+        t0 = time.perf_counter_ns()
+        interp = make_interpreter(path, num_threads=num_threads, delegate=delegate)
+        t1 = time.perf_counter_ns()
+        allocate(interp, path)
+        t2 = time.perf_counter_ns()
+        _set_inputs(interp, npy, value_range or [0.0, 1.0], seed=0)
+        try:
+            t3 = time.perf_counter_ns()
+            interp.invoke()
+            t4 = time.perf_counter_ns()
+        except (RuntimeError, ValueError) as exc:
+            raise EdgecnnError(f"{path}: the runtime failed to run this model: {explain_runtime_error(exc)}") from exc
+        rss_after = _rss_bytes()
+        loaded.append({"interp": interp, "load_ms": (t1 - t0) / 1e6, "allocate_ms": (t2 - t1) / 1e6,
+                       "init_ms": (t2 - t0) / 1e6, "first_inference_ms": (t4 - t3) / 1e6,
+                       "model_rss_bytes": (rss_after - rss_before)
+                       if rss_after is not None and rss_before is not None else None})
     try:
-        t3 = time.perf_counter_ns()
-        invoke()
-        t4 = time.perf_counter_ns()
-        for _ in range(warmup_runs):
-            invoke()
-        perf = time.perf_counter_ns
-        deadline = perf() + int(max_secs * 1e9)
-        times = np.empty(num_runs, dtype=np.int64)
-        n = 0
-        while n < num_runs:
-            start = perf()
-            invoke()
-            end = perf()
-            times[n] = end - start
-            n += 1
-            if end > deadline:
-                break
-    except (RuntimeError, ValueError) as exc:
-        raise EdgecnnError(f"{model_path}: the runtime failed to run this model: {explain_runtime_error(exc)}") from exc
-    times_ms = times[:n] / 1e6
-    rss_after = _rss_bytes()
-    stats = latency_stats(times_ms)
-    delegation = delegated_ops(interp)
-    try:  # node names as the runtime sees them (used when the file cannot be read: tflite_runtime)
-        runtime_ops = [n["op_name"] for n in interp._get_ops_details() if n.get("op_name") != "DELEGATE"]
-    except Exception:  # noqa: BLE001
-        runtime_ops = []
-    result: dict[str, Any] = {
-        "delegate": {"requested": delegate, "delegate_nodes": delegation["delegate_nodes"],
-                     "ops_delegated": len(delegation["delegated"]), "ops_total": delegation["total_ops"],
-                     "delegated": delegation["delegated"]},
-        "num_threads": num_threads,
-        "load_ms": (t1 - t0) / 1e6, "allocate_ms": (t2 - t1) / 1e6, "init_ms": (t2 - t0) / 1e6,
-        "first_inference_ms": (t4 - t3) / 1e6,
-        "latency_ms": stats, "runs": int(n), "warmup_runs": int(warmup_runs),
-        "throughput_per_s": 1000.0 / stats["mean"] if stats["mean"] > 0 else None,
-        "memory": {
-            "peak_rss_bytes": _peak_rss_bytes(),
-            "model_rss_bytes": (rss_after - rss_before) if rss_after is not None and rss_before is not None else None,
-            "arena_bytes": None,  # not exposed by the Python interpreter API
-        },
-        "machine": machine_info(),
-        "runtime_ops": runtime_ops,
-    }
-    del interp
+        times = interleaved_timing({i: item["interp"].invoke for i, item in enumerate(loaded)}, rounds=num_runs,
+                                   max_secs=max_secs * count, warmup=warmup_runs, listener=listener)
+    except InvokeError as exc:
+        error = exc.error
+        if isinstance(error, (RuntimeError, ValueError)):
+            raise EdgecnnError(f"{model_paths[exc.key]}: the runtime failed to run this model: "
+                               f"{explain_runtime_error(error)}") from error
+        raise error from None
+    peak = _peak_rss_bytes()
+    machine = machine_info()
+    results = []
+    for i, (path, item) in enumerate(zip(model_paths, loaded)):
+        interp = item.pop("interp")
+        stats = latency_stats(times[i])
+        delegation = delegated_ops(interp)
+        try:  # node names as the runtime sees them (used when the file cannot be read: tflite_runtime)
+            runtime_ops = [n["op_name"] for n in interp._get_ops_details() if n.get("op_name") != "DELEGATE"]
+        except Exception:  # noqa: BLE001
+            runtime_ops = []
+        results.append({
+            "delegate": {"requested": delegate, "delegate_nodes": delegation["delegate_nodes"],
+                         "ops_delegated": len(delegation["delegated"]), "ops_total": delegation["total_ops"],
+                         "delegated": delegation["delegated"]},
+            "num_threads": num_threads,
+            "load_ms": item["load_ms"], "allocate_ms": item["allocate_ms"], "init_ms": item["init_ms"],
+            "first_inference_ms": item["first_inference_ms"],
+            "latency_ms": stats, "runs": int(len(times[i])), "warmup_runs": int(warmup_runs),
+            "throughput_per_s": 1000.0 / stats["mean"] if stats["mean"] > 0 else None,
+            # One process holds every model: its peak covers all of them; model_rss_bytes is this one's load.
+            "memory": {"peak_rss_bytes": peak, "model_rss_bytes": item["model_rss_bytes"], "arena_bytes": None,
+                       "models_in_process": count},
+            "timing": {"interleaved": count > 1, "models": count, "rounds": int(len(times[i])),
+                       "max_secs": max_secs * count},
+            "machine": machine,
+            "runtime_ops": runtime_ops,
+        })
+        del interp
+    loaded.clear()
     if op_profiling:
         from edgecnn.op_profiler import profile_ops
 
-        result["op_times"] = profile_ops(model_path, num_threads=num_threads, delegate=delegate,
-                                         runs=max(1, min(num_runs, 50)), input_npy=input_npy,
-                                         value_range=value_range)
-    return result
+        for path, npy, value_range, result in zip(model_paths, input_npys, value_ranges, results):
+            result["op_times"] = profile_ops(path, num_threads=num_threads, delegate=delegate,
+                                             runs=max(1, min(num_runs, 50)), input_npy=npy,
+                                             value_range=value_range)
+    return results
+
+
+def measure(model_path: str, delegate: str = "xnnpack", num_threads: int | None = None, warmup_runs: int = 5,
+            num_runs: int = 100, max_secs: float = 60.0, input_npy: str | None = None,
+            value_range: list[float] | None = None, op_profiling: bool = False) -> dict[str, Any]:
+    """(Child process) :func:`measure_models` for one model."""
+    return measure_models([model_path], delegate, num_threads, warmup_runs, num_runs, max_secs, [input_npy],
+                          [value_range or [0.0, 1.0]], op_profiling)[0]
 
 
 def machine_info() -> dict[str, Any]:
-    """Where the numbers were measured: architecture, CPU, Python, runtime, host."""
+    """Where the numbers were measured: architecture, CPU and its notable vector extensions, Python, runtime."""
     from edgecnn.runtime import runtime_info
 
     info = runtime_info()
     return {
         "hostname": socket.gethostname(), "arch": platform.machine(), "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(), "os": platform.platform(terse=True),
+        "cpu_count": os.cpu_count(), "cpu_flags": cpu_flags(), "os": platform.platform(terse=True),
         "python": platform.python_version(), "runtime": info["package"], "runtime_version": info["version"],
         "runtime_fallback": info["fallback"],
     }
+
+
+def cpu_flags(names: Sequence[str] = NOTABLE_CPU_FLAGS) -> dict[str, bool]:
+    """Which of ``names`` the CPU reports (x86 "flags" / ARM "Features" in /proc/cpuinfo); {} elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return {}
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags |= set(line.split(":", 1)[1].split())
+    return {name: name in flags for name in names}
 
 
 def _cpu_model() -> str:

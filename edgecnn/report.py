@@ -105,9 +105,22 @@ def profile_csv(results: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def interleaving_note(results: list[dict[str, Any]]) -> str:
+    """One sentence on how several models were timed (empty for one model or an older remote profiler)."""
+    timing = (results[0].get("timing") or {}) if len(results) > 1 else {}
+    if not timing.get("interleaved"):
+        return ""
+    return (f"The {timing['models']} models were timed interleaved in one process (one run of each in turn, "
+            f"{timing['rounds']} rounds), so the speed-up row is a ratio taken under the same conditions; peak RSS "
+            f"is that process's, holding all {timing['models']} models.")
+
+
 def profile_table(results: list[dict[str, Any]]) -> Table:
     """Metrics as rows, one column per model (fits a terminal for a few models); ratios against the first."""
-    table = Table(title="Profile (steady-state latency over timed runs)", title_justify="left")
+    interleaved = bool((results[0].get("timing") or {}).get("interleaved")) if results else False
+    title = "Profile (steady-state latency over timed runs" + (", models interleaved in one process)"
+                                                               if interleaved else ")")
+    table = Table(title=title, title_justify="left")
     table.add_column("")
     for r in results:
         table.add_column(r.get("name") or str(r.get("model")), justify="right", overflow="fold")
@@ -161,6 +174,9 @@ def machine_line(machine: dict[str, Any] | None) -> str:
              if (machine.get("cpu_count") or machine.get("cores")) else None,
              f"Python {machine['python']}" if machine.get("python") else None,
              f"{machine.get('runtime')} {machine.get('runtime_version')}" if machine.get("runtime") else None]
+    flags = [name for name, present in (machine.get("cpu_flags") or {}).items() if present]
+    if flags:
+        parts.append("CPU flags " + " ".join(flags))
     return "Measured on " + ", ".join(str(p) for p in parts if p)
 
 
@@ -170,6 +186,9 @@ def profile_markdown(results: list[dict[str, Any]]) -> str:
     machine = results[0].get("machine") if results else None
     if machine:
         lines += [machine_line(machine) + ".", ""]
+    note = interleaving_note(results)
+    if note:
+        lines += [note, ""]
     head = ["model", "size", "params", "MACs", "init", "first run", "mean", "std", "p50", "p90", "p99",
             "delegate (ops)"]
     several = len(results) > 1

@@ -11,6 +11,7 @@ import pytest
 
 from edgecnn.errors import EdgecnnError, UsageError
 from edgecnn.profile import profile
+from edgecnn.profile_options import ProfileOptions
 
 FLOAT = "tiny_cnn_float32.tflite"
 INT8 = "tiny_cnn_int8.tflite"
@@ -226,7 +227,101 @@ def test_cli_host_delegates_to_remote(monkeypatch, tests_data):
     (models, options, host, identity, remote_python), = calls
     assert remote_python == "/opt/ec/bin/python"
     assert models == [str(tests_data / FLOAT), str(tests_data / INT8)] and host == "pi@raspberrypi:2222"
-    assert options == {"num_threads": 4, "num_runs": 7} and identity == "/tmp/key"
+    assert options == ProfileOptions(num_threads=4, num_runs=7) and identity == "/tmp/key"
     assert "aarch64" in out.output and "Cortex-A72" in out.output and "2.00×" in out.output  # size ratio
     bad = CliRunner().invoke(group, ["profile", str(tests_data / FLOAT), "--identity", "/tmp/key"])
     assert bad.exit_code == 2 and "need --host" in bad.output
+
+
+# ---- interleaving and typed options -----------------------------------------------------------------
+
+def test_interleaved_timing_alternates_and_stops_at_a_round_end():
+    from edgecnn.profile import interleaved_timing
+
+    calls: list[str] = []
+    runners = {name: (lambda name=name: calls.append(name)) for name in ("a", "b", "c")}
+    turns: list[tuple[str, int]] = []
+    times = interleaved_timing(runners, rounds=4, warmup=1, burst=2, listener=lambda key, r: turns.append((key, r)))
+    assert calls == ["a", "b", "c"] + ["a", "a", "b", "b", "c", "c"] * 4  # warm-up round, then bursts in turn
+    assert turns == [(k, r) for r in range(4) for k in ("a", "b", "c")]
+    assert {k: len(v) for k, v in times.items()} == {"a": 8, "b": 8, "c": 8}
+    assert all((v >= 0).all() for v in times.values())
+    # a deadline already passed: the first round still completes, for every runner alike
+    calls.clear()
+    times = interleaved_timing(runners, rounds=1000, max_secs=1e-9)
+    assert calls == ["a", "b", "c"] and {len(v) for v in times.values()} == {1}
+
+
+def test_interleaved_timing_names_the_failing_runner():
+    from edgecnn.profile import InvokeError, interleaved_timing
+
+    def broken():
+        raise RuntimeError("boom")
+
+    with pytest.raises(InvokeError) as err:
+        interleaved_timing({"ok": lambda: None, "bad": broken}, rounds=3)
+    assert err.value.key == "bad" and "boom" in str(err.value)
+
+
+def test_measure_models_invokes_real_models_in_turn(tests_data):
+    """The child's timing loop on two real interpreters: the listener sees float32, int8, float32, int8, …"""
+    from edgecnn.profile import measure_models
+
+    turns: list[int] = []
+    results = measure_models([str(tests_data / FLOAT), str(tests_data / INT8)], num_threads=1, warmup_runs=1,
+                             num_runs=6, listener=lambda key, r: turns.append(key))
+    assert turns == [0, 1] * 6
+    assert [r["runs"] for r in results] == [6, 6]
+    assert all(r["timing"] == {"interleaved": True, "models": 2, "rounds": 6, "max_secs": 120.0} for r in results)
+    assert results[1]["delegate"]["ops_delegated"] == 6 and results[0]["delegate"]["ops_delegated"] == 7
+
+
+def test_profile_several_models_share_one_interleaved_process(tests_data):
+    results = profile([tests_data / FLOAT, tests_data / INT8, tests_data / FLOAT], num_threads=1, num_runs=12,
+                      warmup_runs=0)
+    assert [r["runs"] for r in results] == [12, 12, 12]  # same rounds for every model
+    assert {r["timing"]["models"] for r in results} == {3} and all(r["timing"]["interleaved"] for r in results)
+    assert {r["memory"]["peak_rss_bytes"] for r in results} != {None}
+    assert len({r["memory"]["peak_rss_bytes"] for r in results}) == 1  # one process held all three
+    (single,) = profile(tests_data / INT8, num_threads=1, num_runs=5)
+    assert single["timing"]["interleaved"] is False and "vs_first" not in single
+
+
+def test_profile_names_the_model_that_fails_among_several(tests_data):
+    with pytest.raises(EdgecnnError, match=r"tiny_cnn_custom_op\.tflite.*EdgecnnNoSuchOp"):
+        profile([tests_data / FLOAT, tests_data / "tiny_cnn_custom_op.tflite"], num_runs=3)
+
+
+def test_cli_says_the_models_were_interleaved(cli, tests_data):
+    out = cli("profile", str(tests_data / FLOAT), str(tests_data / INT8), "--num-runs", "8", "--num-threads", "1")
+    assert out.returncode == 0, out.stderr
+    assert "The 2 models were timed interleaved in one process (one run of each in turn, 8 rounds)" in out.stdout
+
+
+@pytest.mark.parametrize("options", [
+    ProfileOptions(),
+    ProfileOptions(num_threads=3, num_runs=7),
+    ProfileOptions(warmup_runs=0, max_secs=2.5, delegate="none", op_profiling=True),
+    ProfileOptions(delegate="/opt/lib/libdelegate.so", input="x.npy", num_runs=1),
+])
+def test_options_round_trip_through_the_command_line_flags(options):
+    """What profile_remote sends is what the remote's `edgecnn profile` parses back (the same click options)."""
+    args = options.to_cli_args()
+    assert ProfileOptions.from_cli_args(args) == options
+    assert args.count("--num-runs") == (options.num_runs != 100)  # defaults are not sent
+
+
+def test_options_flags_written_by_hand():
+    assert ProfileOptions(num_runs=50, op_profiling=True).to_cli_args() == ["--num-runs", "50", "--op-profiling"]
+    assert ProfileOptions(max_secs=0.5).to_cli_args(remote=True) == ["--max-secs", "0.5"]
+    with pytest.raises(UsageError, match="--input is not supported with --host"):
+        ProfileOptions(input="x.npy").to_cli_args(remote=True)
+    assert ProfileOptions.from_kwargs(num_runs=None, warmup_runs=2) == ProfileOptions(warmup_runs=2)
+    assert ProfileOptions.from_kwargs(ProfileOptions(num_runs=9), warmup_runs=1) == ProfileOptions(num_runs=9,
+                                                                                                   warmup_runs=1)
+    for bad, flag in (({"num_runs": 0}, "--num-runs"), ({"warmup_runs": -1}, "--warmup-runs"),
+                      ({"max_secs": 0.0}, "--max-secs"), ({"num_threads": 2.5}, "--num-threads")):
+        with pytest.raises(UsageError, match=flag):
+            ProfileOptions(**bad)
+    with pytest.raises(UsageError, match="--num-runs"):
+        ProfileOptions.from_cli_args(["--num-runs", "x"])

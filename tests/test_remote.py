@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from edgecnn.errors import EdgecnnError, UsageError
+from edgecnn.profile_options import ProfileOptions
 from edgecnn.targets import remote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,11 +42,6 @@ def test_parse_host():
         remote.parse_host("pi@host:notaport")
     with pytest.raises(UsageError, match="out of range"):
         remote.parse_host("pi@host:70000")
-
-
-def test_options_become_profile_flags():
-    assert remote._options_to_args({"runs": 50, "per_op": True, "delegate": None, "quiet": False}) == [
-        "--runs", "50", "--per-op"]
 
 
 def test_profile_over_ssh(sshd):
@@ -84,23 +80,37 @@ def test_profile_cli_reports_auth_failure_in_one_line(sshd, cli):
     assert proc.stderr.startswith("Error: SSH authentication failed") and proc.stderr.count("\n") == 1
 
 
-def test_remote_temp_folder_is_removed(sshd):
+def _not_a_model(tmp_path) -> Path:
+    bad = tmp_path / "garbage.tflite"  # uploaded (it is a file), then refused by the remote profiler
+    bad.write_bytes(b"\x00" * 64)
+    return bad
+
+
+def test_remote_temp_folder_is_removed(sshd, tmp_path):
     import glob
 
     before = set(glob.glob("/tmp/edgecnn-profile.*"))
-    with pytest.raises(EdgecnnError):  # fails after the upload: an unknown option reaches the remote profiler
-        remote.profile_remote([MODEL], {"no_such_option_xyz": 1}, sshd.target, str(sshd.user_key),
+    with pytest.raises(EdgecnnError):  # fails after the upload, in the remote profiler
+        remote.profile_remote([_not_a_model(tmp_path)], {}, sshd.target, str(sshd.user_key),
                               remote_python=sys.executable)
     assert set(glob.glob("/tmp/edgecnn-profile.*")) == before
 
 
-def test_remote_command_failure_is_one_line(sshd):
+def test_remote_command_failure_is_one_line(sshd, tmp_path):
     with pytest.raises(EdgecnnError) as err:
-        remote.profile_remote([MODEL], {"no_such_option_xyz": 1}, sshd.target, str(sshd.user_key),
+        remote.profile_remote([_not_a_model(tmp_path)], {}, sshd.target, str(sshd.user_key),
                               remote_python=sys.executable)
     message = str(err.value)
     assert message.startswith(f"edgecnn profile failed on {sshd.target}: ")
-    assert "no_such_option_xyz" in message.replace("-", "_") and "\n" not in message
+    assert "not a .tflite model" in message and "\n" not in message
+
+
+def test_options_are_checked_before_connecting():
+    # port 1 refuses connections: these fail earlier, on the options themselves
+    with pytest.raises(UsageError, match="unknown profile option"):
+        remote.profile_remote([MODEL], {"no_such_option_xyz": 1}, "pi@127.0.0.1:1")
+    with pytest.raises(UsageError, match="--input is not supported with --host"):
+        remote.profile_remote([MODEL], ProfileOptions(input="x.npy"), "pi@127.0.0.1:1")
 
 
 def test_wrong_key_is_an_authentication_error(sshd):

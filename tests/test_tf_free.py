@@ -70,3 +70,20 @@ def test_profile_and_inspect_in_base_install(base_venv):
     assert proc.returncode == 1 and "EdgecnnNoSuchOp" in proc.stderr and "Traceback" not in proc.stderr
     proc = _run(base_venv, "-m", "edgecnn", "--help")
     assert proc.returncode == 0 and "profile" in proc.stdout
+
+
+@pytest.mark.slow
+def test_recommend_in_base_install(base_venv, tmp_path):
+    """recommend reads benchmarks.json without TensorFlow (and without matplotlib: no plot, said so)."""
+    rows = [{"config": "small", "model": m, "variant": "int8", "width": 1.0, "accuracy": acc, "latency_ms": ms,
+             "size_bytes": size, "fully_int8": True, "reproduce": []}
+            for m, acc, ms, size in (("fast", 0.80, 0.5, 1_000_000), ("accurate", 0.90, 2.0, 4_000_000))]
+    path = tmp_path / "benchmarks.json"
+    path.write_text(json.dumps({"schema": 2, "rows": rows, "failures": [], "sessions": {}}))
+    code = "import sys, edgecnn.recommend, edgecnn.benchmark; assert 'tensorflow' not in sys.modules"
+    proc = _run(base_venv, "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    proc = _run(base_venv, "-m", "edgecnn", "recommend", "--from", str(path), "--max-latency-ms", "1",
+                "--plot", str(tmp_path / "front.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert "fast int8: accuracy 80.0%" in proc.stdout and "matplotlib is not installed" in proc.stdout

@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from edgecnn.profile import interleaved_timing, measure, profile, random_input
+from edgecnn.runtime import allocate, make_interpreter
 
-from edgecnn.profile import measure, profile, random_input  # noqa: E402
-from edgecnn.runtime import allocate, make_interpreter  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def bare_loop(model: str, threads: int, runs: int, warmup: int) -> tuple[float, float]:
@@ -56,21 +54,11 @@ def bare_loop(model: str, threads: int, runs: int, warmup: int) -> tuple[float, 
 
 
 def bookkeeping_us(runs: int = 200_000) -> float:
-    """The profiler's per-run cost around invoke(): its loop with a no-op in place of the model."""
-    times = np.empty(runs, dtype=np.int64)
+    """The profiler's per-run cost around invoke(): its timing loop (interleaved_timing) around a no-op."""
     noop = (lambda: None)
     perf = time.perf_counter_ns
-    deadline = perf() + int(60e9)
     t_start = perf()
-    n = 0
-    while n < runs:  # the same statements as edgecnn.profile.measure's timed loop
-        start = perf()
-        noop()
-        end = perf()
-        times[n] = end - start
-        n += 1
-        if end > deadline:
-            break
+    interleaved_timing({"noop": noop}, rounds=runs, max_secs=60.0)
     total = perf() - t_start
     t_start = perf()
     for _ in range(runs):  # minus the no-op call and loop themselves

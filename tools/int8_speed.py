@@ -1,15 +1,16 @@
 #!/usr/bin/env python
 """Does the int8 file edgecnn writes keep the speed-up a bare LiteRT loop gets? MobileNetV2 at 224×224×3.
 
-    python tools/int8_speed.py                         # writes docs/int8_speed.json (read by benchmark_zoo.py)
+    python tools/int8_speed.py                         # writes docs/int8_speed.json (a section of BENCHMARKS.md)
     python tools/int8_speed.py --rounds 10 --json /tmp/x.json
 
 Five files, timed in one process, round-robin in blocks of 10 invokes (2 threads, XNNPACK), so that every
 file sees the same machine state:
 
 * edgecnn's MobileNetV2 float32 and full int8 (int8 I/O) exactly as ``edgecnn convert`` writes them
-  (converter, then :func:`edgecnn.convert.strip_for_runtime`);
-* the same int8 model straight from the converter (no stripping): does edgecnn's post-processing cost time?
+  (:func:`edgecnn.benchmark.measure.keras_to_tflite`: convert's own conversion step, then
+  :func:`edgecnn.convert.strip_for_runtime`);
+* the same model through one bare converter call (no stripping): does edgecnn's pipeline cost time?
 * Keras Applications' MobileNetV2 float32 and int8 from a plain converter call: the reference ratio
   ("a bare LiteRT loop") on this CPU.
 
@@ -25,54 +26,50 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-TOOLS = Path(__file__).resolve().parent
-if str(TOOLS) not in sys.path:
-    sys.path.insert(0, str(TOOLS))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "asimddp", "i8mm")
 
 
 def cpu_info() -> dict[str, Any]:
-    from benchmark_zoo import environment
-    from sparse_speed import cpu_flags
+    from edgecnn.profile import cpu_flags, machine_info
 
-    return {"cpu": environment()["cpu"], "flags": cpu_flags(FLAGS)}
+    return {"cpu": machine_info()["cpu"], "flags": cpu_flags(FLAGS)}
+
+
+def plain_convert(model: Any, int8: bool, calib: np.ndarray) -> bytes:
+    """The reference: one bare converter call (full int8 with int8 I/O), nothing edgecnn adds."""
+    from edgecnn._tf import tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([x[None, ...]] for x in calib)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8
+    return converter.convert()
 
 
 def build_files(folder: Path) -> dict[str, Path]:
-    from benchmark_zoo import _converter_int8
-    from sparse_speed import he_init
-
-    from edgecnn._tf import keras, tf
-    from edgecnn.convert import strip_for_runtime
+    from edgecnn._tf import keras
+    from edgecnn.benchmark.measure import keras_to_tflite
     from edgecnn.zoo import create_model
+    from edgecnn.zoo.random_weights import he_init
 
     calib = np.random.default_rng(0).random((8, 224, 224, 3), dtype=np.float32)
-
-    def convert(model, int8: bool) -> bytes:
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-        if int8:
-            _converter_int8(converter, calib)
-        return converter.convert()
-
     zoo = create_model("mobilenet_v2")
     he_init(zoo)
     reference = keras.applications.MobileNetV2(weights=None)
     he_init(reference)
-    blobs = {
-        "edgecnn float32": strip_for_runtime(convert(zoo, False)),
-        "edgecnn int8": strip_for_runtime(zoo_int8 := convert(zoo, True)),
-        "edgecnn int8, not stripped": zoo_int8,
-        "Keras Applications float32": convert(reference, False),
-        "Keras Applications int8": convert(reference, True),
-    }
-    paths = {}
-    for i, (name, blob) in enumerate(blobs.items()):
+    made = keras_to_tflite(zoo, {"edgecnn float32": ("float32", folder / "0.tflite"),
+                                 "edgecnn int8": ("int8", folder / "1.tflite")}, calib)
+    paths = {name: Path(info["file"]) for name, info in made.items()}
+    for i, (name, blob) in enumerate({
+        "edgecnn model, plain converter int8": plain_convert(zoo, True, calib),
+        "Keras Applications float32": plain_convert(reference, False, calib),
+        "Keras Applications int8": plain_convert(reference, True, calib),
+    }.items(), start=2):
         paths[name] = folder / f"{i}.tflite"
         paths[name].write_bytes(blob)
     return paths
@@ -80,11 +77,12 @@ def build_files(folder: Path) -> dict[str, Path]:
 
 def time_interleaved(paths: dict[str, Path], rounds: int, threads: int) -> dict[str, dict[str, float]]:
     """Per file: median and p10 latency over ``rounds`` blocks of 10 invokes, files taken in turn."""
-    from benchmark_zoo import interleaved_latency
+    from edgecnn.profile import interleaved_timing, ready_interpreter
 
-    timing = interleaved_latency(paths, threads, runs=rounds, seconds=float("inf"), burst=10)
-    return {name: {"median_ms": timing["median_ms"][name], "p10_ms": timing["p10_ms"][name],
-                   "runs": timing["runs"], "bytes": path.stat().st_size}
+    runners = {name: ready_interpreter(path, num_threads=threads).invoke for name, path in paths.items()}
+    times = interleaved_timing(runners, rounds=rounds, warmup=3, burst=10)
+    return {name: {"median_ms": float(np.median(times[name])), "p10_ms": float(np.percentile(times[name], 10)),
+                   "runs": int(len(times[name])), "bytes": path.stat().st_size}
             for name, path in paths.items()}
 
 
@@ -92,11 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=30, help="blocks of 10 invokes per file")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", default=str(ROOT / "docs" / "int8_speed.json"))
+    parser.add_argument("--json", default=str(DOCS / "int8_speed.json"))
     args = parser.parse_args(argv)
 
-    from benchmark_zoo import _now
-
+    from edgecnn.benchmark.measure import now
     from edgecnn.fileio import write_json
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,11 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         "timing": timing,
         "speedup": {"edgecnn": ms["edgecnn float32"] / ms["edgecnn int8"],
                     "keras_applications": ms["Keras Applications float32"] / ms["Keras Applications int8"]},
-        "measured_at": _now(),
+        "measured_at": now(),
     }
     write_json(args.json, result)
     for name, row in timing.items():
-        print(f"{name:32s} {row['median_ms']:7.2f} ms  (p10 {row['p10_ms']:.2f}, {row['bytes'] / 1e6:.2f} MB)")
+        print(f"{name:36s} {row['median_ms']:7.2f} ms  (p10 {row['p10_ms']:.2f}, {row['bytes'] / 1e6:.2f} MB)")
     print(f"int8 speed-up: edgecnn {result['speedup']['edgecnn']:.2f}×, "
           f"Keras Applications + plain converter {result['speedup']['keras_applications']:.2f}×  → {args.json}")
     return 0

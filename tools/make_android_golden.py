@@ -4,7 +4,8 @@
     python tools/make_android_golden.py --check   # compare with the committed files; exit 1 on any difference
 
 For a few real images (Fashion-MNIST test images, plus resized and colourised versions of some, saved as
-lossless PNG in grey and RGB) and several preprocess variants (pad/nearest/bilinear, 1 and 3 channels,
+lossless PNG in grey and RGB; three of them stored sideways with an EXIF Orientation tag, as phones save
+portrait photos) and several preprocess variants (pad/nearest/bilinear, 1 and 3 channels,
 float32/int8/uint8 inputs, one built to hit rint's half-to-even ties), it records the exact input tensor
 bytes that ``edgecnn.preprocess`` produces (``load_image`` → ``adapt_image`` → ``to_model_input``). For the
 tiny real models in ``tests/data`` (float32 and full int8) it records the interpreter's raw output for each
@@ -62,6 +63,24 @@ SPECS: dict[str, dict[str, Any]] = {
                         "input_quantization": {"scale": 0.0035, "zero_point": 10}},
 }
 MODEL_RUNS = {"tiny_cnn_float32": "model_float32", "tiny_cnn_int8": "model_int8"}
+# Images stored sideways with an EXIF Orientation tag (as phone cameras save portrait photos): each holds the
+# pixels of another golden image turned so that, shown by its tag, it is that image again. Both sides must
+# apply the tag (Pillow's exif_transpose; the app's PixelImage.orient), so the tensors equal the upright one's.
+EXIF_IMAGES = {"fmnist_4_rgb_53x37_exif6.png": ("fmnist_4_rgb_53x37.png", 6),
+               "fmnist_3_grey_45x63_exif5.png": ("fmnist_3_grey_45x63.png", 5),
+               "fmnist_5_rgb_17x20_exif8.png": ("fmnist_5_rgb_17x20.png", 8)}
+EXIF_ORIENTATION_TAG = 0x0112
+
+
+def _stored_for(upright: np.ndarray, orientation: int) -> np.ndarray:
+    """The stored pixels that a viewer shows as ``upright`` under this EXIF orientation (5, 6 or 8)."""
+    if orientation == 6:  # shown turned 90 degrees clockwise, so stored turned counter-clockwise
+        return np.rot90(upright, 1)
+    if orientation == 8:  # shown turned counter-clockwise
+        return np.rot90(upright, -1)
+    if orientation == 5:  # transposed, its own inverse
+        return upright.swapaxes(0, 1)
+    raise ValueError(f"no golden image with orientation {orientation}")
 
 
 def _idx(name: str) -> np.ndarray:
@@ -89,11 +108,19 @@ def make_images() -> dict[str, bytes]:
         grey = np.asarray(Image.fromarray(test[i]).resize(size, Image.BICUBIC)).astype(np.int32)
         rgb = np.stack([grey, (grey * 3) // 5 + 40, 255 - grey], axis=-1).clip(0, 255).astype(np.uint8)
         images[f"fmnist_{i}_rgb_{size[0]}x{size[1]}.png"] = rgb
+    orientations = {}
+    for name, (upright, orientation) in EXIF_IMAGES.items():
+        images[name] = np.ascontiguousarray(_stored_for(images[upright], orientation))
+        orientations[name] = orientation
     out = {}
     for name, arr in images.items():
         buf = io.BytesIO()
+        exif = Image.Exif()
+        if name in orientations:
+            exif[EXIF_ORIENTATION_TAG] = orientations[name]
         # No gamma/ICC chunks: both Pillow and javax.imageio then read the stored samples as they are.
-        Image.fromarray(arr, "L" if arr.ndim == 2 else "RGB").save(buf, format="PNG", optimize=False)
+        Image.fromarray(arr, "L" if arr.ndim == 2 else "RGB").save(
+            buf, format="PNG", optimize=False, **({"exif": exif.tobytes()} if name in orientations else {}))
         out[name] = buf.getvalue()
     return out
 
@@ -133,7 +160,8 @@ def build() -> dict[str, bytes]:
     files.update({f"images/{n}": b for n, b in images.items()})
     manifest: dict[str, Any] = {
         "about": "written by tools/make_android_golden.py; do not edit by hand",
-        "labels": "labels.txt", "specs": SPECS, "inputs": [], "models": []}
+        "labels": "labels.txt", "specs": SPECS, "inputs": [], "models": [],
+        "exif_orientation": {f"images/{n}": o for n, (_, o) in EXIF_IMAGES.items()}}
     tensors: dict[tuple[str, str], np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "image.png"

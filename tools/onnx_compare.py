@@ -7,24 +7,20 @@
 
 The number a desktop user compares against is ONNX Runtime's CPU execution provider on the same network.
 Each model is built by the zoo (random weights: timing only), converted to TFLite float32 and full int8 the
-way the benchmark does, and to ONNX with tf2onnx; the three are invoked in turn (interleaved) with the same
-thread count, and the outputs of float32 LiteRT and ONNX Runtime are compared as a conversion check.
+way ``edgecnn convert`` does (:func:`edgecnn.benchmark.measure.keras_to_tflite`), and to ONNX with tf2onnx;
+the three are invoked in turn (:func:`edgecnn.profile.interleaved_timing`) with the same thread count (ONNX
+Runtime's threads told not to spin), and the outputs of float32 LiteRT and ONNX Runtime are compared as a
+conversion check.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "tools"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def to_onnx(model, opset: int = 17) -> bytes:
@@ -39,55 +35,53 @@ def to_onnx(model, opset: int = 17) -> bytes:
     return onnx_model.SerializeToString()
 
 
+def _feed(interp: Any, x: np.ndarray) -> None:
+    """Set a float input (already in the preprocessing range), quantised for an int8/uint8 model."""
+    from edgecnn.preprocess import quantize
+
+    detail = interp.get_input_details()[0]
+    if detail["dtype"] != np.float32:
+        scale, zero_point = detail["quantization"]
+        x = quantize(x, scale, zero_point, detail["dtype"])
+    interp.set_tensor(detail["index"], x.astype(detail["dtype"]))
+
+
 def compare(name: str, threads: int, runs: int, seconds: float, work: Path) -> dict[str, Any]:
     import onnxruntime as ort
 
-    from benchmark_zoo import _interpreter, _model_input, to_tflite
+    from edgecnn.benchmark.measure import keras_to_tflite
+    from edgecnn.profile import interleaved_timing, ready_interpreter
     from edgecnn.zoo import create_model, get_spec
+    from edgecnn.zoo.random_weights import he_init
 
     spec = get_spec(name)
     rng = np.random.default_rng(0)
     model = create_model(name)
-    from sparse_speed import he_init
-
     he_init(model)  # random weights that keep their signal: a flat softmax would make the output check vacuous
     calib = rng.random((16, *spec.canonical_input), dtype=np.float32)
-    blobs = {"litert_float32": to_tflite(model, False), "litert_int8": to_tflite(model, True, calib)}
+    made = keras_to_tflite(model, {key: (key.split("_")[1], work / f"{name}_{key}.tflite")
+                                   for key in ("litert_float32", "litert_int8")}, calib)
     onnx_bytes = to_onnx(model)
-    work.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for key, blob in blobs.items():
-        paths[key] = work / f"{name}_{key}.tflite"
-        paths[key].write_bytes(blob)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Spinning ORT threads would steal the cores from whatever runs next in the interleaved loop.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
     x = rng.random((1, *spec.canonical_input), dtype=np.float32)
 
     runners, outputs = {}, {}
-    for key, path in paths.items():
-        interp = _interpreter(path, threads)
-        inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-        interp.set_tensor(inp["index"], _model_input(x, inp))
-        runners[key] = interp.invoke
+    for key, info in made.items():
+        interp = ready_interpreter(info["file"], num_threads=threads)
+        _feed(interp, x)
         interp.invoke()
-        outputs[key] = interp.get_tensor(out["index"]).astype(np.float32)
+        runners[key] = interp.invoke
+        detail = interp.get_output_details()[0]
+        outputs[key] = interp.get_tensor(detail["index"]).astype(np.float32)
     input_name = session.get_inputs()[0].name
     runners["onnxruntime_float32"] = lambda: session.run(None, {input_name: x})
     outputs["onnxruntime_float32"] = runners["onnxruntime_float32"]()[0]
-    for run in runners.values():  # warm-up
-        for _ in range(3):
-            run()
-    times: dict[str, list[float]] = {k: [] for k in runners}
-    deadline = time.perf_counter() + seconds
-    for i in range(runs):
-        for key, run in runners.items():
-            t0 = time.perf_counter_ns()
-            run()
-            times[key].append((time.perf_counter_ns() - t0) / 1e6)
-        if i >= 4 and time.perf_counter() > deadline:
-            break
+    times = interleaved_timing(runners, rounds=runs, max_secs=seconds, warmup=3)
     median = {k: float(np.median(v)) for k, v in times.items()}
     return {
         "model": name, "input_shape": list(spec.canonical_input), "threads": threads,
@@ -95,8 +89,8 @@ def compare(name: str, threads: int, runs: int, seconds: float, work: Path) -> d
         "max_abs_diff_float32": float(np.abs(outputs["litert_float32"] - outputs["onnxruntime_float32"]).max()),
         # A check that the comparison is not vacuous: random weights can leave a near-uniform output.
         "float32_output_range": float(np.ptp(outputs["litert_float32"])),
-        "sizes": {"litert_float32": len(blobs["litert_float32"]), "litert_int8": len(blobs["litert_int8"]),
-                  "onnx_float32": len(onnx_bytes)},
+        "sizes": {"litert_float32": made["litert_float32"]["size_bytes"],
+                  "litert_int8": made["litert_int8"]["size_bytes"], "onnx_float32": len(onnx_bytes)},
         "versions": {"onnxruntime": ort.__version__, "tf2onnx": __import__("tf2onnx").__version__},
         "loadavg": os.getloadavg()[0],
     }

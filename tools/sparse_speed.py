@@ -33,28 +33,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
+from edgecnn.profile import cpu_flags, interleaved_timing
 
-
-def cpu_flags(names: tuple[str, ...] = ("sse4_1", "avx", "avx2", "avx512f", "asimd")) -> dict[str, bool]:
-    """Which of ``names`` the CPU reports (x86 "flags" / ARM "Features" in /proc/cpuinfo)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            flags |= set(line.split(":", 1)[1].split())
-    return {name: name in flags for name in names}
+FLAGS = ("sse4_1", "avx", "avx2", "avx512f", "asimd")
 
 
 def build_sparse_friendly(size: int, classes: int, alpha: float = 1.0, depth: str = "full",
@@ -89,23 +75,6 @@ def build_sparse_friendly(size: int, classes: int, alpha: float = 1.0, depth: st
     # net's softmax is flat to float32 precision.
     out = layers.Dense(classes, activation="softmax" if softmax else None, name="predictions")(x)
     return keras.Model(inp, out, name=f"sparse_mobilenet_{size}")
-
-
-def he_init(model, seed: int = 0) -> None:
-    """He-normal weights per *true* fan-in (9 for a depthwise 3×3): a random deep net that keeps its signal.
-
-    Keras' default for DepthwiseConv2D divides by the channel count too, and after 13 blocks the
-    activations of a random net are ~1e-16: outputs of two kernel paths would then compare equal by accident.
-    """
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind not in ("Conv2D", "DepthwiseConv2D", "Dense"):
-            continue
-        kernel, *rest = layer.get_weights()
-        fan_in = int(np.prod(kernel.shape[:2])) if kind == "DepthwiseConv2D" else int(np.prod(kernel.shape[:-1]))
-        kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape).astype(np.float32)
-        layer.set_weights([kernel, *rest])
 
 
 def pointwise_layers(model) -> list:
@@ -165,25 +134,18 @@ def interleaved(models: dict[str, bytes], threads: int, runs: int, seconds: floa
         if x is None:
             x = rng.random(tuple(detail["shape"]), dtype=np.float32)
         interp.set_tensor(detail["index"], x)
-        for _ in range(3):
-            interp.invoke()
+        interp.invoke()
         outputs[name] = interp.get_tensor(interp.get_output_details()[0]["index"]).copy()
         interps[name] = interp
-    times: dict[str, list[float]] = {n: [] for n in interps}
-    deadline = time.perf_counter() + seconds
-    for i in range(runs):
-        for name, interp in interps.items():
-            t0 = time.perf_counter_ns()
-            interp.invoke()
-            times[name].append((time.perf_counter_ns() - t0) / 1e6)
-        if i >= 4 and time.perf_counter() > deadline:
-            break
+    times = interleaved_timing({n: i.invoke for n, i in interps.items()}, rounds=runs, max_secs=seconds, warmup=2)
     return {n: float(np.median(t)) for n, t in times.items()}, outputs
 
 
 def timing_study(size: int, sparsities: list[float], threads: int, runs: int, seconds: float,
                  emulate_cpu: str | None = None) -> list[dict]:
     """Random weights at ``size``: dense vs sparse-encoded float32 of the same pruned weights."""
+    from edgecnn.zoo.random_weights import he_init
+
     rows = []
     for sparsity in sparsities:
         model = build_sparse_friendly(size, 1000, softmax=False)
@@ -224,8 +186,7 @@ def emulate(dense: bytes, sparse: bytes, cpu: str, threads: int, runs: int = 3) 
         paths[1].write_bytes(sparse)
         cmd = [qemu, "-cpu", cpu, sys.executable, str(Path(__file__).resolve()), "--time-files",
                str(paths[0]), str(paths[1]), "--threads", str(threads), "--runs", str(runs)]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -315,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {}
     if args.json and Path(args.json).is_file():  # measure some parts now, others another time
         result = json.loads(Path(args.json).read_text())
-    result.update({"cpu_flags": cpu_flags(), "runtime": runtime_info(), "threads": args.threads})
+    result.update({"cpu_flags": cpu_flags(FLAGS), "runtime": runtime_info(), "threads": args.threads})
     if "timing" in parts:
         result["timing"] = timing_study(size, sparsities, args.threads, runs, seconds)
     if "emulated" in parts:  # a smaller input: emulation runs ~1000× slower

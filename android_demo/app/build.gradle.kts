@@ -50,4 +50,6 @@ dependencies {
 
     implementation("androidx.activity:activity-ktx:1.9.2")
     implementation("androidx.core:core-ktx:1.13.1")
+    // Reads the EXIF orientation of picked pictures (JPEG, PNG, WebP, HEIF) on every API level.
+    implementation("androidx.exifinterface:exifinterface:1.3.7")
 }

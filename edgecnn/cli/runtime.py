@@ -35,17 +35,15 @@ def _write_output(path: str, results: list[dict[str, Any]]) -> None:
     write_text(path, text)
 
 
+def _profile_options(command: Any) -> Any:
+    from edgecnn.profile_options import ProfileOptions
+
+    return ProfileOptions.click_options(command)
+
+
 @click.command("profile")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL.tflite [MODEL2.tflite ...]")
-@click.option("--num-threads", type=int, default=None, help="CPU threads (default: cores, at most 4).")
-@click.option("--warmup-runs", type=int, default=None, show_default=False, help="Untimed runs first (default 5).")
-@click.option("--num-runs", type=int, default=None, help="Timed runs (default 100).")
-@click.option("--max-secs", type=float, default=None, help="Stop timing after this many seconds (default 60).")
-@click.option("--delegate", default="xnnpack", show_default=True, metavar="xnnpack|none|edgetpu|PATH",
-              help="XNNPACK (default CPU delegate), none (builtin kernels), edgetpu, or a delegate library path.")
-@click.option("--op-profiling", is_flag=True, help="Measure time per op (LiteRT's profiler, where available).")
-@click.option("--input", "input_path", default=None, metavar="FILE.npy|IMAGE",
-              help="Feed this instead of random data (an image goes through preprocess.json beside the model).")
+@_profile_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only (a list for several models).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV only (one row per model).")
 @click.option("-o", "--output", default=None, metavar="REPORT.md", help="Also write a report (.md, .json or .csv).")
@@ -53,51 +51,41 @@ def _write_output(path: str, results: list[dict[str, Any]]) -> None:
 @click.option("--identity", default=None, metavar="KEYFILE", help="SSH private key for --host.")
 @click.option("--remote-python", default=None, metavar="PATH",
               help="Python on the --host that has edgecnn (default: ~/edgecnn/bin/python, ~/.venv/bin/python, python3).")
-def profile_cmd(models: tuple[str, ...], num_threads: int | None, warmup_runs: int | None, num_runs: int | None,
-                max_secs: float | None, delegate: str, op_profiling: bool, input_path: str | None, as_json: bool,
-                as_csv: bool, output: str | None, host: str | None, identity: str | None,
-                remote_python: str | None) -> None:
+def profile_cmd(models: tuple[str, ...], as_json: bool, as_csv: bool, output: str | None, host: str | None,
+                identity: str | None, remote_python: str | None, **option_values: Any) -> None:
     """Measure load time, latency (mean, std, p50/p90/p99), memory and per-op cost of .tflite models.
 
     \b
-    Several models print one table with speed-up and size ratio against the first:
+    Several models are timed in one process, interleaved (one run of each in turn), and print one table with
+    speed-up and size ratio against the first:
       edgecnn profile model_float32.tflite model_int8.tflite --num-threads 2
       edgecnn profile model_int8.tflite --op-profiling -o report.md
       edgecnn profile model_int8.tflite --host pi@raspberrypi.local --json
     """
     from edgecnn import report
-    from edgecnn.profile import add_ratios, normalise_options, profile_one
+    from edgecnn.profile import add_ratios, profile
+    from edgecnn.profile_options import ProfileOptions
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    options = {"num_threads": num_threads, "warmup_runs": warmup_runs, "num_runs": num_runs,
-               "max_secs": max_secs, "delegate": delegate, "op_profiling": op_profiling, "input": input_path}
     if (identity or remote_python) and not host:
         raise UsageError("--identity and --remote-python need --host")
+    options = ProfileOptions.from_kwargs(**option_values)
+    quiet = as_json or as_csv
     if host:
-        if input_path:
-            raise UsageError("--input is not supported with --host (the remote feeds random data)")
         try:
             from edgecnn.targets.remote import profile_remote
         except ImportError as exc:
             raise EdgecnnError(f"remote profiling is not available in this install ({exc})") from exc
-        remote_opts = {k: v for k, v in options.items() if k != "input" and v not in (None, False)}
-        if remote_opts.get("delegate") == "xnnpack":
-            remote_opts.pop("delegate")
-        results = profile_remote(list(models), remote_opts, host, identity, remote_python=remote_python)
+        options.to_cli_args(remote=True)  # options that cannot cross (--input) fail before connecting
+        results = profile_remote(list(models), options, host, identity, remote_python=remote_python)
         add_ratios(results)
+    elif quiet:
+        results = profile(list(models), options)
     else:
-        opts = normalise_options(options)
-        results = []
-        quiet = as_json or as_csv
-        status = _console(stderr=True)
-        for m in models:
-            if quiet or len(models) == 1:
-                results.append(profile_one(Path(m), opts))
-            else:
-                with status.status(f"profiling {m} …"):
-                    results.append(profile_one(Path(m), opts))
-        add_ratios(results)
+        what = models[0] if len(models) == 1 else f"{len(models)} models, interleaved"
+        with _console(stderr=True).status(f"profiling {what} …"):
+            results = profile(list(models), options)
 
     if any((r.get("machine") or {}).get("runtime_fallback") for r in results):
         from edgecnn.runtime import TFLITE_RUNTIME_WARNING
@@ -113,6 +101,9 @@ def profile_cmd(models: tuple[str, ...], num_threads: int | None, warmup_runs: i
         return
     console = _console()
     console.print(report.profile_table(results))
+    note = report.interleaving_note(results)
+    if note:
+        console.print(note, soft_wrap=True)
     for r in results:
         console.print(report.op_table(r))
         console.print(f"Per-op time: {r.get('op_timing')}", soft_wrap=True)

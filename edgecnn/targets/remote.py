@@ -1,6 +1,7 @@
 """Profile .tflite models on another machine (a Raspberry Pi) over SSH with paramiko (TensorFlow-free).
 
-    results = profile_remote(["model_int8.tflite"], {"runs": 50}, "pi@raspberrypi.local", identity="~/.ssh/id_ed25519")
+    results = profile_remote(["model_int8.tflite"], ProfileOptions(num_runs=50), "pi@raspberrypi.local",
+                             identity="~/.ssh/id_ed25519")
 
 What happens: connect (key file, ssh-agent or the default keys in ~/.ssh), look at the remote machine
 (architecture, CPU, OS, Python, whether edgecnn and which TFLite runtime it has), copy the models by SFTP
@@ -29,9 +30,12 @@ import re
 import shlex
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from edgecnn.errors import EdgecnnError, MissingExtraError, UsageError
+
+if TYPE_CHECKING:
+    from edgecnn.profile_options import ProfileOptions
 
 DEFAULT_PORT = 22
 CONNECT_TIMEOUT = 10.0
@@ -266,23 +270,6 @@ def _machine_dict(info: dict[str, Any], user: str, host: str, port: int) -> dict
     }
 
 
-def _options_to_args(options: dict[str, Any]) -> list[str]:
-    """``{"runs": 50, "per_op": True, "delegate": None}`` → ``["--runs", "50", "--per-op"]`` (profile's flags)."""
-    args: list[str] = []
-    for key, value in options.items():
-        flag = "--" + key.replace("_", "-")
-        if value is None or value is False:
-            continue
-        if value is True:
-            args.append(flag)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                args += [flag, str(v)]
-        else:
-            args += [flag, str(value)]
-    return args
-
-
 def _parse_results(text: str) -> list[dict[str, Any]]:
     """The profiler's --json output: one JSON document (object or list), or one object per line."""
     text = text.strip()
@@ -325,21 +312,25 @@ def _relabel(obj: Any, mapping: dict[str, str]) -> Any:
     return obj
 
 
-def profile_remote(model_paths: list[str | os.PathLike], options: dict[str, Any] | None, host: str,
-                   identity: str | None = None, *, remote_python: str | None = None,
+def profile_remote(model_paths: list[str | os.PathLike], options: "ProfileOptions | Mapping[str, Any] | None",
+                   host: str, identity: str | None = None, *, remote_python: str | None = None,
                    connect_timeout: float = CONNECT_TIMEOUT, command_timeout: float = 1800.0) -> list[dict[str, Any]]:
     """Profile models on ``host`` (``USER@HOST[:PORT]``) with the remote's own ``edgecnn profile --json``.
 
-    ``options`` are the profile command's long options as a dict (``{"runs": 50, "threads": 4}`` →
-    ``--runs 50 --threads 4``; True → a bare flag; None/False → left out); the key ``remote_python`` (or the
-    argument of that name, or ``$EDGECNN_REMOTE_PYTHON``) picks the remote interpreter. Returns the remote's
-    per-model result dicts (model paths relabelled to the local ones), each with ``"machine"`` (host, arch,
-    bits, cpu, cores, board, os, python, edgecnn and runtime versions). Raises :class:`EdgecnnError` with one
-    line for every failure.
+    ``options``: a :class:`~edgecnn.profile_options.ProfileOptions` (or a dict of its field names, checked the
+    same way), sent as the profile command's flags (:meth:`~ProfileOptions.to_cli_args`); ``--input`` cannot
+    cross (the remote feeds random data). The remote interpreter is ``remote_python``, else
+    ``$EDGECNN_REMOTE_PYTHON``, else the first of :data:`DEFAULT_REMOTE_PYTHONS` that has edgecnn. Returns
+    the remote's per-model result dicts (model paths relabelled to the local ones), each with ``"machine"``
+    (host, arch, bits, cpu, cores, board, os, python, edgecnn and runtime versions). Raises
+    :class:`EdgecnnError` with one line for every failure.
     """
-    options = dict(options or {})
-    remote_python = options.pop("remote_python", None) or remote_python or os.environ.get("EDGECNN_REMOTE_PYTHON")
-    options.pop("json", None)  # always JSON on the wire
+    from edgecnn.profile_options import ProfileOptions
+
+    if not isinstance(options, ProfileOptions):
+        options = ProfileOptions.from_kwargs(**dict(options or {}))
+    profile_args = options.to_cli_args(remote=True)
+    remote_python = remote_python or os.environ.get("EDGECNN_REMOTE_PYTHON")
     models = [Path(p) for p in model_paths]
     if not models:
         raise UsageError("no model to profile")
@@ -383,7 +374,7 @@ def profile_remote(model_paths: list[str | os.PathLike], options: dict[str, Any]
             sftp.close()
 
         cmd = " ".join([f"cd {shlex.quote(tmp)} &&", python, "-m edgecnn profile --json",
-                        *map(shlex.quote, _options_to_args(options)), *map(shlex.quote, remote_files)])
+                        *map(shlex.quote, profile_args), *map(shlex.quote, remote_files)])
         rc, out, err = _run(client, cmd, command_timeout)
         if rc != 0:
             raise EdgecnnError(f"edgecnn profile failed on {where}: {_remote_error(err, out)}")

@@ -1,2 +1,12 @@
 package android.content;
-public abstract class ContentResolver { public final java.io.InputStream openInputStream(android.net.Uri uri) throws java.io.FileNotFoundException { return null; } }
+
+import androidx.annotation.NonNull;
+import androidx.annotation.Nullable;
+
+public abstract class ContentResolver {
+    /** Null when the provider crashed (android.jar: @Nullable). */
+    @Nullable
+    public final java.io.InputStream openInputStream(@NonNull android.net.Uri uri) throws java.io.FileNotFoundException {
+        return null;
+    }
+}

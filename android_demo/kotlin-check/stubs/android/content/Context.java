@@ -1,2 +1,11 @@
 package android.content;
-public abstract class Context { public abstract android.content.res.AssetManager getAssets(); public abstract Context getApplicationContext(); public abstract ContentResolver getContentResolver(); public final String getString(int id) { return ""; } }
+
+import androidx.annotation.NonNull;
+
+public abstract class Context {
+    public abstract android.content.res.AssetManager getAssets();
+    public abstract Context getApplicationContext();
+    public abstract ContentResolver getContentResolver();
+    @NonNull public final String getString(int resId) { return ""; }
+    @NonNull public final String getString(int resId, Object... formatArgs) { return ""; }
+}

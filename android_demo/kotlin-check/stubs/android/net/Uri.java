@@ -1,2 +1,3 @@
 package android.net;
+
 public abstract class Uri {}

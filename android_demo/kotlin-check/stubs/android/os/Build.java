@@ -1,2 +1,10 @@
 package android.os;
-public class Build { public static class VERSION { public static final int SDK_INT = 0; } public static class VERSION_CODES { public static final int O_MR1 = 27; } }
+
+public class Build {
+    public static class VERSION {
+        public static final int SDK_INT = 0;
+    }
+    public static class VERSION_CODES {
+        public static final int O_MR1 = 27;
+    }
+}

@@ -1,2 +1,5 @@
 package android.os;
-public final class SystemClock { public static long elapsedRealtimeNanos() { return 0; } }
+
+public final class SystemClock {
+    public static long elapsedRealtimeNanos() { return 0; }
+}

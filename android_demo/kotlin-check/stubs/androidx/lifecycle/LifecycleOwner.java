@@ -1,2 +1,3 @@
 package androidx.lifecycle;
+
 public interface LifecycleOwner {}

@@ -1,2 +1,7 @@
 package androidx.camera.core;
-public final class CameraSelector { public static final CameraSelector DEFAULT_BACK_CAMERA = new CameraSelector(); }
+
+import androidx.annotation.NonNull;
+
+public final class CameraSelector {
+    @NonNull public static final CameraSelector DEFAULT_BACK_CAMERA = new CameraSelector();
+}

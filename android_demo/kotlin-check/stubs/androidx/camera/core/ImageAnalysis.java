@@ -1,5 +1,21 @@
 package androidx.camera.core;
-public final class ImageAnalysis extends UseCase { public static final int STRATEGY_KEEP_ONLY_LATEST = 0; public static final int OUTPUT_IMAGE_FORMAT_RGBA_8888 = 2;
-  public interface Analyzer { void analyze(ImageProxy image); }
-  public void setAnalyzer(java.util.concurrent.Executor e, Analyzer a) {} public void clearAnalyzer() {}
-  public static final class Builder { public Builder setBackpressureStrategy(int s) { return this; } public Builder setOutputImageFormat(int f) { return this; } public ImageAnalysis build() { return null; } } }
+
+import androidx.annotation.NonNull;
+
+public final class ImageAnalysis extends UseCase {
+    public static final int STRATEGY_KEEP_ONLY_LATEST = 0;
+    public static final int OUTPUT_IMAGE_FORMAT_RGBA_8888 = 2;
+
+    public interface Analyzer {
+        void analyze(@NonNull ImageProxy image);
+    }
+
+    public void setAnalyzer(@NonNull java.util.concurrent.Executor executor, @NonNull Analyzer analyzer) {}
+    public void clearAnalyzer() {}
+
+    public static final class Builder {
+        @NonNull public Builder setBackpressureStrategy(int strategy) { return this; }
+        @NonNull public Builder setOutputImageFormat(int outputImageFormat) { return this; }
+        @NonNull public ImageAnalysis build() { return null; }
+    }
+}

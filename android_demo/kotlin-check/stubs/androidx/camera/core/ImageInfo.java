@@ -1,2 +1,5 @@
 package androidx.camera.core;
-public interface ImageInfo { int getRotationDegrees(); }
+
+public interface ImageInfo {
+    int getRotationDegrees();
+}

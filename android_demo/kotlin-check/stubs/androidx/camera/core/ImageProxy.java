@@ -1,3 +1,19 @@
 package androidx.camera.core;
-public interface ImageProxy extends AutoCloseable { void close(); int getWidth(); int getHeight(); PlaneProxy[] getPlanes(); ImageInfo getImageInfo();
-  interface PlaneProxy { int getRowStride(); int getPixelStride(); java.nio.ByteBuffer getBuffer(); } }
+
+import androidx.annotation.NonNull;
+
+public interface ImageProxy extends AutoCloseable {
+    @Override
+    void close();
+    int getWidth();
+    int getHeight();
+    @NonNull android.graphics.Rect getCropRect();
+    @NonNull PlaneProxy[] getPlanes();
+    @NonNull ImageInfo getImageInfo();
+
+    interface PlaneProxy {
+        int getRowStride();
+        int getPixelStride();
+        @NonNull java.nio.ByteBuffer getBuffer();
+    }
+}

@@ -1,3 +1,14 @@
 package androidx.camera.core;
-public final class Preview extends UseCase { public interface SurfaceProvider {} public void setSurfaceProvider(SurfaceProvider p) {}
-  public static final class Builder { public Preview build() { return null; } } }
+
+import androidx.annotation.NonNull;
+import androidx.annotation.Nullable;
+
+public final class Preview extends UseCase {
+    public interface SurfaceProvider {}
+
+    public void setSurfaceProvider(@Nullable SurfaceProvider surfaceProvider) {}
+
+    public static final class Builder {
+        @NonNull public Preview build() { return null; }
+    }
+}

@@ -1,2 +1,14 @@
 package androidx.core.content;
-public class ContextCompat { public static int checkSelfPermission(android.content.Context c, String p) { return 0; } public static java.util.concurrent.Executor getMainExecutor(android.content.Context c) { return null; } }
+
+import androidx.annotation.NonNull;
+
+public class ContextCompat {
+    public static int checkSelfPermission(@NonNull android.content.Context context, @NonNull String permission) {
+        return 0;
+    }
+
+    @NonNull
+    public static java.util.concurrent.Executor getMainExecutor(@NonNull android.content.Context context) {
+        return null;
+    }
+}

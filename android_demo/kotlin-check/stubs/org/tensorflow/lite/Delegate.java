@@ -1,2 +1,8 @@
 package org.tensorflow.lite;
-public interface Delegate { long getNativeHandle(); }
+
+public interface Delegate extends java.io.Closeable {
+    long getNativeHandle();
+
+    @Override
+    default void close() {}
+}

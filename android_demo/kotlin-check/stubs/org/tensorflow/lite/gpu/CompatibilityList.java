@@ -1,2 +1,9 @@
 package org.tensorflow.lite.gpu;
-public class CompatibilityList implements java.io.Closeable { public boolean isDelegateSupportedOnThisDevice() { return true; } public GpuDelegateFactory.Options getBestOptionsForThisDevice() { return null; } public void close() {} }
+
+public class CompatibilityList implements java.io.Closeable {
+    public CompatibilityList() {}
+    public boolean isDelegateSupportedOnThisDevice() { return false; }
+    public GpuDelegate.Options getBestOptionsForThisDevice() { return null; }
+    @Override
+    public void close() {}
+}

@@ -1,2 +1,7 @@
 package org.tensorflow.lite.gpu;
-public class GpuDelegateFactory { public static class Options {} }
+
+public class GpuDelegateFactory {
+    public static class Options {
+        public Options() {}
+    }
+}

@@ -1,30 +1,29 @@
 package io.edgecnn.demo
 
-import android.graphics.Bitmap
 import androidx.camera.core.ImageProxy
+import io.edgecnn.core.FrameConverter
 import io.edgecnn.core.PixelImage
+import io.edgecnn.core.Region
 
 /**
- * The only image code on the Android side: turn a camera frame or a bitmap into core's packed RGB bytes.
- * Channel conversion, resizing and normalisation are core's job (the same as edgecnn's Python code).
+ * Camera frames → core's packed RGB: the part of the frame the preview shows (its crop rect), cropped to
+ * the model's aspect ratio and turned upright by core in one pass. The plane copy and the converted pixels
+ * live in buffers kept from frame to frame. Use from one thread (the analysis worker).
  */
-object Frames {
-    /** A CameraX frame in RGBA_8888 (see MainActivity's ImageAnalysis), upright and cropped to its centre square. */
-    fun fromImageProxy(image: ImageProxy): PixelImage {
-        val plane = image.planes[0]
-        val buffer = plane.buffer
-        buffer.rewind()
-        val bytes = ByteArray(buffer.remaining())
-        buffer.get(bytes)
-        return PixelImage.fromRgba(bytes, image.width, image.height, plane.rowStride, plane.pixelStride)
-            .rotate(image.imageInfo.rotationDegrees)
-            .centerSquare()
-    }
+class Frames {
+    private val converter = FrameConverter()
+    private var plane = ByteArray(0)
 
-    /** A decoded gallery image (any config; read back as ARGB), the whole picture as edgecnn would load the file. */
-    fun fromBitmap(bitmap: Bitmap): PixelImage {
-        val argb = IntArray(bitmap.width * bitmap.height)
-        bitmap.getPixels(argb, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
-        return PixelImage.fromArgb(argb, bitmap.width, bitmap.height)
+    /** A CameraX frame in RGBA_8888 (see MainActivity's ImageAnalysis); valid until the next call. */
+    fun fromImageProxy(image: ImageProxy, aspectWidth: Int, aspectHeight: Int): PixelImage {
+        val rgba = image.planes[0]
+        val buffer = rgba.buffer
+        buffer.rewind()
+        if (plane.size != buffer.remaining()) plane = ByteArray(buffer.remaining())
+        buffer.get(plane)
+        val crop = image.cropRect
+        return converter.convert(plane, image.width, image.height, rgba.rowStride, rgba.pixelStride,
+            Region(crop.left, crop.top, crop.width(), crop.height()), image.imageInfo.rotationDegrees,
+            aspectWidth, aspectHeight)
     }
 }

@@ -39,10 +39,15 @@ public final class Classifier {
 
     /** The k best labels from the output tensor's bytes. */
     public List<Prediction> top(byte[] outputBytes, int k) throws CoreException {
+        return top(outputBytes, k, Float.NEGATIVE_INFINITY);
+    }
+
+    /** The k best labels scoring at least {@code minScore} (a probability, 0-1) from the output tensor's bytes. */
+    public List<Prediction> top(byte[] outputBytes, int k, float minScore) throws CoreException {
         if (outputBytes.length != output.byteSize()) {
             throw new CoreException("output has " + outputBytes.length + " bytes, expected " + output.byteSize());
         }
         float[] scores = Postprocess.probabilities(Postprocess.dequantize(outputBytes, output.dtype, output.quantization));
-        return Postprocess.topK(scores, labels, k);
+        return Postprocess.topK(scores, labels, k, minScore);
     }
 }

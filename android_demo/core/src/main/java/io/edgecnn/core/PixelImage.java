@@ -77,50 +77,122 @@ public final class PixelImage {
         return new PixelImage(width, height, 3, out);
     }
 
+    /**
+     * Copies a run of {@code Bitmap.getPixels} ARGB ints into packed RGB bytes at {@code offset} (alpha
+     * dropped, as edgecnn drops it), so a large bitmap can be read a band of rows at a time into one array.
+     */
+    public static void argbToRgb(int[] argb, int count, byte[] rgb, int offset) {
+        for (int i = 0; i < count; i++) {
+            int p = argb[i];
+            int o = offset + 3 * i;
+            rgb[o] = (byte) (p >>> 16);
+            rgb[o + 1] = (byte) (p >>> 8);
+            rgb[o + 2] = (byte) p;
+        }
+    }
+
     /** Turned clockwise by 0, 90, 180 or 270 degrees (camera frames come in sensor orientation). */
     public PixelImage rotate(int degrees) throws CoreException {
         int d = ((degrees % 360) + 360) % 360;
-        if (d == 0) {
-            return this;
-        }
         if (d % 90 != 0) {
             throw new CoreException("rotation must be a multiple of 90 degrees, got " + degrees);
         }
-        int w2 = d == 180 ? width : height;
-        int h2 = d == 180 ? height : width;
+        return orient(d == 90 ? 6 : d == 180 ? 3 : d == 270 ? 8 : 1);
+    }
+
+    /**
+     * Shown as a viewer shows it for an EXIF Orientation tag (1-8; any other value leaves the image as
+     * stored, as Pillow's {@code exif_transpose} and Android's ExifInterface do): 2 mirrors left-right,
+     * 3 turns 180 degrees, 4 mirrors top-bottom, 5 transposes, 6 turns 90 degrees clockwise, 7 transverses,
+     * 8 turns 90 degrees counter-clockwise.
+     */
+    public PixelImage orient(int exifOrientation) throws CoreException {
+        if (exifOrientation < 2 || exifOrientation > 8) {
+            return this;
+        }
+        boolean swap = exifOrientation >= 5;
+        int w2 = swap ? height : width;
+        int h2 = swap ? width : height;
         byte[] out = new byte[data.length];
-        for (int y = 0; y < height; y++) {
-            for (int x = 0; x < width; x++) {
-                int ny;
-                int nx;
-                if (d == 90) {
-                    ny = x;
-                    nx = height - 1 - y;
-                } else if (d == 180) {
-                    ny = height - 1 - y;
-                    nx = width - 1 - x;
-                } else {
-                    ny = width - 1 - x;
-                    nx = y;
+        for (int y = 0; y < h2; y++) {
+            for (int x = 0; x < w2; x++) {
+                int sy;
+                int sx;
+                switch (exifOrientation) {
+                    case 2: sy = y; sx = width - 1 - x; break;
+                    case 3: sy = height - 1 - y; sx = width - 1 - x; break;
+                    case 4: sy = height - 1 - y; sx = x; break;
+                    case 5: sy = x; sx = y; break;
+                    case 6: sy = height - 1 - x; sx = y; break;
+                    case 7: sy = height - 1 - x; sx = width - 1 - y; break;
+                    default: sy = x; sx = width - 1 - y; break; // 8
                 }
-                System.arraycopy(data, (y * width + x) * channels, out, (ny * w2 + nx) * channels, channels);
+                System.arraycopy(data, (sy * width + sx) * channels, out, (y * w2 + x) * channels, channels);
             }
         }
         return new PixelImage(w2, h2, channels, out);
     }
 
-    /** The central square (camera frames are wider than tall; a square crop is what the preview shows). */
-    public PixelImage centerSquare() throws CoreException {
-        int side = Math.min(width, height);
-        if (side == width && side == height) {
+    /** The pixels of {@code region}, which must lie inside the image. */
+    public PixelImage crop(Region region) throws CoreException {
+        if (!region.fitsIn(width, height)) {
+            throw new CoreException("crop " + region + " is outside the " + width + "x" + height + " image");
+        }
+        if (region.width == width && region.height == height) {
             return this;
         }
-        int top = (height - side) / 2;
-        int left = (width - side) / 2;
-        byte[] out = new byte[side * side * channels];
-        for (int y = 0; y < side; y++) {
-            System.arraycopy(data, ((top + y) * width + left) * channels, out, y * side * channels, side * channels);
+        byte[] out = new byte[region.width * region.height * channels];
+        for (int y = 0; y < region.height; y++) {
+            System.arraycopy(data, ((region.top + y) * width + region.left) * channels, out,
+                    y * region.width * channels, region.width * channels);
         }
-        return new PixelImage(side, side, channels, out);
+        return new PixelImage(region.width, region.height, channels, out);
+    }
+
+    /** The central square (camera frames are wider than tall; a square crop is what the preview shows). */
+    public PixelImage centerSquare() throws CoreException {
+        return crop(Region.centered(width, height, 1, 1));
+    }
+
+    /**
+     * Opaque ARGB ints for showing the image on screen ({@code Bitmap.createBitmap(argb, w, h, ARGB_8888)}
+     * makes a premultiplied bitmap of them), shrunk by nearest so the longer side is at most
+     * {@code maxSide}: a picked photo is shown as the model sees it (alpha dropped), without a second
+     * full-size bitmap.
+     */
+    public Display toDisplay(int maxSide) {
+        int longer = Math.max(width, height);
+        int w = width;
+        int h = height;
+        if (longer > maxSide) {
+            w = Math.max(1, (int) ((long) width * maxSide / longer));
+            h = Math.max(1, (int) ((long) height * maxSide / longer));
+        }
+        int[] rows = Preprocessor.nearestIndex(h, height);
+        int[] cols = Preprocessor.nearestIndex(w, width);
+        int[] argb = new int[w * h];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int i = (rows[y] * width + cols[x]) * channels;
+                int r = data[i] & 0xFF;
+                int g = channels == 3 ? data[i + 1] & 0xFF : r;
+                int b = channels == 3 ? data[i + 2] & 0xFF : r;
+                argb[y * w + x] = 0xFF000000 | (r << 16) | (g << 8) | b;
+            }
+        }
+        return new Display(w, h, argb);
+    }
+
+    /** Pixels for the screen: opaque ARGB, row by row. */
+    public static final class Display {
+        public final int width;
+        public final int height;
+        public final int[] argb;
+
+        Display(int width, int height, int[] argb) {
+            this.width = width;
+            this.height = height;
+            this.argb = argb;
+        }
     }
 }

@@ -78,6 +78,14 @@ public final class Postprocess {
      * like NumPy's {@code argsort(-scores, kind="stable")}.
      */
     public static List<Prediction> topK(float[] scores, List<String> labels, int k) {
+        return topK(scores, labels, k, Float.NEGATIVE_INFINITY);
+    }
+
+    /**
+     * The k best classes whose score is at least {@code minScore} (the score threshold of the official
+     * LiteRT/TFLite classification samples: results below it are left out), best first, ties in index order.
+     */
+    public static List<Prediction> topK(float[] scores, List<String> labels, int k, float minScore) {
         Integer[] order = new Integer[scores.length];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
@@ -85,8 +93,12 @@ public final class Postprocess {
         // Arrays.sort on objects is stable: ties (also 0.0 and -0.0, equal as in NumPy) keep index order.
         Arrays.sort(order, (a, b) -> scores[a] > scores[b] ? -1 : (scores[a] < scores[b] ? 1 : 0));
         List<Prediction> top = new ArrayList<>();
-        for (int j = 0; j < Math.min(k, order.length); j++) {
+        boolean threshold = minScore > Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < order.length && top.size() < k; j++) {
             int i = order[j];
+            if (threshold && !(scores[i] >= minScore)) {
+                continue; // below the threshold (a NaN score never passes one)
+            }
             String label = labels != null && i < labels.size() ? labels.get(i) : "class " + i;
             top.add(new Prediction(i, label, scores[i]));
         }

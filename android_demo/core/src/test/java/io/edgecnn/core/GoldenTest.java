@@ -63,6 +63,21 @@ class GoldenTest {
         return new PixelImage(img.getWidth(), img.getHeight(), bands, data);
     }
 
+    /**
+     * A golden image as the app has it: the stored pixels turned by the EXIF orientation the manifest
+     * records for it (on the phone, ExifInterface reads the tag; javax.imageio does not read PNG's eXIf).
+     */
+    static PixelImage readImage(String name) throws IOException, CoreException {
+        return readPng(dir.resolve(name)).orient(orientation(name));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static int orientation(String image) {
+        Map<String, Object> tags = (Map<String, Object>) manifest.get("exif_orientation");
+        Object tag = tags == null ? null : tags.get(image);
+        return tag == null ? 1 : ((Double) tag).intValue();
+    }
+
     @SuppressWarnings("unchecked")
     private static List<Map<String, Object>> list(Map<String, Object> m, String key) {
         return (List<Map<String, Object>>) (List<?>) m.get(key);
@@ -107,7 +122,7 @@ class GoldenTest {
     private List<String> inputMismatches(java.util.function.Function<String, String> specFor) throws Exception {
         List<String> bad = new ArrayList<>();
         for (Map<String, Object> entry : list(manifest, "inputs")) {
-            PixelImage image = readPng(dir.resolve((String) entry.get("image")));
+            PixelImage image = readImage((String) entry.get("image"));
             byte[] actual = Preprocessor.toInputBytes(image, spec(specFor.apply((String) entry.get("spec"))));
             byte[] expected = Files.readAllBytes(dir.resolve((String) entry.get("file")));
             String diff = compareBytes(expected, actual);
@@ -157,7 +172,7 @@ class GoldenTest {
                 runs++;
             }
         }
-        assertEquals(14, runs);
+        assertEquals(20, runs);
     }
 
     @Test
@@ -172,7 +187,7 @@ class GoldenTest {
                     s.inputQuantization);
             Classifier c = Classifier.create(json, read("labels.txt"), input, output);
             for (Map<String, Object> run : list(model, "runs")) {
-                byte[] in = c.inputBytes(readPng(dir.resolve((String) run.get("image"))));
+                byte[] in = c.inputBytes(readImage((String) run.get("image")));
                 assertNull(compareBytes(Files.readAllBytes(dir.resolve((String) run.get("input"))), in));
                 byte[] raw = Files.readAllBytes(dir.resolve((String) run.get("output")));
                 assertNull(compareTop3(list(run, "top3"), c.top(raw, 3)), model.get("name") + " " + run.get("image"));
@@ -220,7 +235,7 @@ class GoldenTest {
     void aChangedByteIsCaught() throws Exception {
         Map<String, Object> entry = list(manifest, "inputs").get(0);
         byte[] expected = Files.readAllBytes(dir.resolve((String) entry.get("file")));
-        byte[] actual = Preprocessor.toInputBytes(readPng(dir.resolve((String) entry.get("image"))),
+        byte[] actual = Preprocessor.toInputBytes(readImage((String) entry.get("image")),
                 spec((String) entry.get("spec")));
         assertNull(compareBytes(expected, actual));
         actual[actual.length / 2] ^= 1;
@@ -241,7 +256,7 @@ class GoldenTest {
                     continue;
                 }
                 total++;
-                PixelImage image = readPng(dir.resolve((String) entry.get("image")));
+                PixelImage image = readImage((String) entry.get("image"));
                 byte[] actual = mutated(swap.getValue(), image, spec(swap.getKey()));
                 if (compareBytes(Files.readAllBytes(dir.resolve((String) entry.get("file"))), actual) != null) {
                     differing++;
@@ -288,5 +303,25 @@ class GoldenTest {
         raw[second] += 1; // one quantisation step on the runner-up
         float[] scores = Postprocess.dequantize(raw, output.dtype, output.quantization);
         assertNotNull(compareTop3(list(run, "top3"), Postprocess.topK(scores, labels, 3)));
+    }
+
+    @Test
+    void ignoringTheExifOrientationIsCaught() throws Exception {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> tags = (Map<String, Object>) manifest.get("exif_orientation");
+        assertEquals(3, tags.size(), "the golden set has images stored sideways");
+        for (String image : tags.keySet()) {
+            int differing = 0;
+            for (Map<String, Object> entry : list(manifest, "inputs")) {
+                if (!entry.get("image").equals(image)) {
+                    continue;
+                }
+                byte[] asStored = Preprocessor.toInputBytes(readPng(dir.resolve(image)), spec((String) entry.get("spec")));
+                if (compareBytes(Files.readAllBytes(dir.resolve((String) entry.get("file"))), asStored) != null) {
+                    differing++;
+                }
+            }
+            assertTrue(differing > 0, image + ": reading it as stored went unnoticed");
+        }
     }
 }

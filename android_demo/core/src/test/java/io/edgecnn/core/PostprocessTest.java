@@ -56,4 +56,17 @@ class PostprocessTest {
         assertEquals(2, Postprocess.topK(new float[] {1f, 2f}, null, 5).size());
         assertEquals("class 1", Postprocess.topK(new float[] {1f, 2f}, null, 1).get(0).label);
     }
+
+    @Test
+    void scoreThresholdLeavesOutLowerScores() {
+        List<String> labels = List.of("a", "b", "c", "d", "e");
+        float[] scores = {0.1f, 0.3f, 0.1f, 0.3f, 0.2f};
+        java.util.function.Function<List<Prediction>, List<Integer>> idx =
+                l -> l.stream().map(p -> p.index).collect(java.util.stream.Collectors.toList());
+        assertEquals(List.of(1, 3), idx.apply(Postprocess.topK(scores, labels, 3, 0.25f)));
+        assertEquals(List.of(1, 3), idx.apply(Postprocess.topK(scores, labels, 3, 0.3f))); // at the threshold: kept
+        assertEquals(List.of(), idx.apply(Postprocess.topK(scores, labels, 3, 0.31f)));
+        assertEquals(List.of(1), idx.apply(Postprocess.topK(scores, labels, 1, 0.0f)));
+        assertEquals(List.of(1), idx.apply(Postprocess.topK(new float[] {Float.NaN, 0.5f}, labels, 2, 0.1f)));
+    }
 }

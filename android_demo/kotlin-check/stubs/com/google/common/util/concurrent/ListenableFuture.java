@@ -1,2 +1,5 @@
 package com.google.common.util.concurrent;
-public interface ListenableFuture<V> extends java.util.concurrent.Future<V> { void addListener(Runnable r, java.util.concurrent.Executor e); }
+
+public interface ListenableFuture<V> extends java.util.concurrent.Future<V> {
+    void addListener(Runnable listener, java.util.concurrent.Executor executor);
+}

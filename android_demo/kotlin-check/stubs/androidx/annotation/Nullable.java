@@ -1,0 +1,12 @@
+package androidx.annotation;
+
+import static java.lang.annotation.ElementType.*;
+
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+
+/** As androidx.annotation 1.x declares it; Kotlin reads it as "may be null" (must be checked before use). */
+@Retention(RetentionPolicy.CLASS)
+@Target({METHOD, PARAMETER, FIELD, LOCAL_VARIABLE, ANNOTATION_TYPE, PACKAGE})
+public @interface Nullable {}
