@@ -363,7 +363,9 @@ def convert_saved_model(job: dict[str, Any]) -> dict[str, Any]:
         if variant == "float16":
             converter.target_spec.supported_types = [tf.float16]
         if ops is not None:
-            converter.target_spec.supported_ops = ops
+            # A QAT model with layers left unannotated (a precision plan) keeps those layers in float.
+            converter.target_spec.supported_ops = ops + ([tf.lite.OpsSet.TFLITE_BUILTINS] if job.get("allow_float")
+                                                         else [])
             converter.inference_input_type = in_type
             converter.inference_output_type = out_type
         if calibration is not None:
@@ -676,13 +678,20 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
 
         measured_variants = wanted
         if max_drop is not None:
+            qat_hook = None
+            if qat:
+                def qat_hook(keep_float: list[str]) -> str:
+                    return _plan_qat(base_model, dataset, spec, keep_float, workdir, calibration_file,
+                                     io_type=integer_wanted[0], epochs=epochs, batch_size=batch_size, seed=seed,
+                                     preserve_sparsity=sparsity is not None, log=log)
             plan_result, plan_bytes = _plan(saved["base"], calibration_file, produced, spec, dataset, eval_limit,
                                             io_type=integer_wanted[0], max_drop=float(max_drop), edgetpu=edgetpu,
-                                            log=log)
+                                            qat=qat_hook, log=log)
             chosen = plan_result.chosen_candidate
-            produced["planned"] = (plan_bytes, {"xnnpack": chosen.xnnpack})
-            measured_variants = ["planned"]
-            paths = {"planned": Path(output) if output is not None else out_dir / f"{stem}_{chosen.kind}.tflite"}
+            # The integer variant's slot holds what the plan chose (its `precision` says what is inside).
+            produced[integer_wanted[0]] = (plan_bytes, {"xnnpack": chosen.xnnpack})
+            paths = {integer_wanted[0]: Path(output) if output is not None
+                     else out_dir / f"{stem}_{chosen.kind}.tflite"}
             explanation = plan_result.explain
         for variant in wanted:
             if variant in INTEGER_VARIANTS and max_drop is None:
@@ -692,6 +701,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         results, test_images = _measure(produced, measured_variants, spec, dataset, eval_limit, log)
         if plan_result is not None:
             results[-1].precision = plan_result.chosen_candidate.kind
+            results[-1].float32_tensors = 0  # float layers are the plan's choice, not a conversion's failure
 
     for r in results:
         if r.variant in INTEGER_VARIANTS and r.float32_tensors:
@@ -735,7 +745,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
 
 def _plan(saved_model: Path, calibration_file: Path, produced: dict[str, tuple[bytes, dict[str, Any]]],
           spec: PreprocessSpec, dataset, eval_limit: int | None, *, io_type: str, max_drop: float, edgetpu: bool,
-          log: Log):
+          qat: Callable[[list[str]], str] | None, log: Log):
     """Run the precision plan on the validation split (test images only for the report); (result, bytes)."""
     from edgecnn.precision_plan import PlanInputs, plan
 
@@ -745,10 +755,31 @@ def _plan(saved_model: Path, calibration_file: Path, produced: dict[str, tuple[b
         x_test, y_test = dataset.x_test[:n], dataset.y_test[:n]
     inputs = PlanInputs(saved_model=saved_model, calibration_npy=calibration_file,
                         float32_bytes=produced["float32"][0], float16_bytes=produced["float16"][0], spec=spec,
-                        x_val=dataset.x_val, y_val=dataset.y_val, x_test=x_test, y_test=y_test, io_type=io_type)
+                        x_val=dataset.x_val, y_val=dataset.y_val, x_test=x_test, y_test=y_test, io_type=io_type,
+                        qat=qat)
     workdir = calibration_file.parent / "plan"
     workdir.mkdir()
     return plan(inputs, max_drop=max_drop, edgetpu=edgetpu, workdir=workdir, log=log)
+
+
+def _plan_qat(base_model, dataset, spec: PreprocessSpec, keep_float: list[str], workdir: Path,
+              calibration_file: Path, *, io_type: str, epochs: int, batch_size: int, seed: int,
+              preserve_sparsity: bool, log: Log) -> str:
+    """QAT of every layer but ``keep_float``, converted (those layers stay float) and first-run in a child."""
+    from edgecnn import optimize
+    from edgecnn._tf import tf
+
+    data = optimize.FineTuneData.from_dataset(dataset, spec)
+    qat_model = optimize.quantize_aware(base_model, data=data, epochs=epochs, batch_size=batch_size, seed=seed,
+                                        preserve_sparsity=preserve_sparsity,
+                                        custom_objects=optimize.zoo_custom_objects(), log=log, keep_float=keep_float)
+    saved = workdir / "plan_qat_savedmodel"
+    tf.saved_model.save(qat_model, str(saved))
+    output = workdir / "plan_qat.tflite"
+    job = {"variant": io_type, "saved_model": str(saved), "calibration": str(calibration_file),
+           "output": str(output), "allow_float": bool(keep_float)}
+    _run_child(job, f"{io_type}_plan_qat", workdir)
+    return str(output)
 
 
 def _explain(produced: dict[str, tuple[bytes, dict[str, Any]]], variant: str, spec: PreprocessSpec, dataset,
@@ -894,7 +925,10 @@ def print_report(report: ConvertReport, console=None) -> None:
     for column in ("variant", "size", "× fp32", "gzip", "accuracy", "agree", "conv s", "XNNPACK"):
         table.add_column(column, justify="left" if column in ("variant", "XNNPACK") else "right")
     for r in report.variants:
-        table.add_row(r.variant + (" (sparse)" if r.sparse_encoding else ""), fmt_bytes(r.size_bytes),
+        label = r.variant + (" (sparse)" if r.sparse_encoding else "")
+        if r.precision is not None and r.precision != r.variant:
+            label += f" → plan: {r.precision}"
+        table.add_row(label, fmt_bytes(r.size_bytes),
                       f"{r.ratio_to_float32:.3f}" if r.ratio_to_float32 else "-", fmt_bytes(r.gzip_bytes),
                       _pct(r.accuracy), _pct(r.agreement_with_float32), f"{r.convert_seconds:.1f}", r.xnnpack)
     console.print(table)

@@ -59,6 +59,7 @@ class Candidate:
     test_accuracy: float | None = None
     test_drop_points: float | None = None
     xnnpack: str = "n/a"
+    qat: bool = False  # made from a quantisation-aware fine-tune of the quantised layers
     path: str | None = field(default=None, repr=False)  # the temporary file while planning
 
     def public(self) -> dict[str, Any]:
@@ -81,6 +82,7 @@ class PlanResult:
     edgetpu_would_keep_float: list[str] = field(default_factory=list)
     timing: dict[str, Any] = field(default_factory=dict)
     explain: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
     def candidate(self, name: str) -> Candidate:
         for c in self.candidates:
@@ -153,38 +155,16 @@ def float_nodes_for(calibrated: Any, layers: Sequence[str]) -> list[str]:
 
 def interleaved_latency(models: dict[str, bytes], *, threads: int = 2, rounds: int = 60, burst: int = 5,
                         max_seconds: float = 60.0) -> dict[str, dict[str, float]]:
-    """Median and p90 latency (ms) per model, the models invoked in turn (``burst`` invokes each per round).
+    """Median and p90 latency (ms) per model, the models invoked in turn (:func:`edgecnn.profile.interleaved_timing`).
 
-    All files were first run in a child process already (quantize_child / the variant conversion), so loading
+    Every file was first run in a child process already (quantize_child / the variant conversion), so loading
     them here cannot take this process down with them.
     """
-    from edgecnn.runtime import allocate, make_interpreter
+    from edgecnn.profile import interleaved_timing, ready_interpreter
 
-    rng = np.random.default_rng(0)
-    interps = {}
-    for name, model_bytes in models.items():
-        interp = make_interpreter(model_bytes, num_threads=threads)
-        allocate(interp, name)
-        detail = interp.get_input_details()[0]
-        if np.dtype(detail["dtype"]).kind == "f":
-            x = rng.random(tuple(detail["shape"]), dtype=np.float32)
-        else:
-            info = np.iinfo(detail["dtype"])
-            x = rng.integers(info.min, info.max, size=tuple(detail["shape"]), endpoint=True).astype(detail["dtype"])
-        interp.set_tensor(detail["index"], x)
-        for _ in range(3):  # the first invokes pack XNNPACK's weights and warm the caches
-            interp.invoke()
-        interps[name] = interp
-    times: dict[str, list[float]] = {name: [] for name in interps}
-    deadline = time.perf_counter() + max_seconds
-    for i in range(rounds):
-        for name, interp in interps.items():
-            for _ in range(burst):
-                start = time.perf_counter_ns()
-                interp.invoke()
-                times[name].append((time.perf_counter_ns() - start) / 1e6)
-        if i >= 4 and time.perf_counter() > deadline:
-            break
+    interps = {name: ready_interpreter(data, num_threads=threads, where=name) for name, data in models.items()}
+    times = interleaved_timing({name: interp.invoke for name, interp in interps.items()}, rounds=rounds,
+                               max_secs=max_seconds, warmup=3, burst=burst)
     return {name: {"median_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90)), "runs": len(t)}
             for name, t in times.items()}
 
@@ -232,6 +212,8 @@ class PlanInputs:
     x_test: np.ndarray | None
     y_test: np.ndarray | None
     io_type: str = "int8"
+    # --qat: fine-tune with the named Keras layers left float, convert, first-run; returns the .tflite path.
+    qat: Callable[[list[str]], str] | None = None
 
 
 def plan(inputs: PlanInputs, *, max_drop: float, edgetpu: bool = False, threads: int = 2,
@@ -284,7 +266,7 @@ def _plan(inputs: PlanInputs, workdir: Path, *, max_drop: float, edgetpu: bool, 
     tried: dict[tuple[str, ...], Candidate] = {}  # (kind, float layers…)
 
     def measure(candidate: Candidate) -> Candidate:
-        key = (candidate.kind, *sorted(candidate.float_layers))
+        key = (candidate.kind, str(candidate.qat), *sorted(candidate.float_layers))
         if key in tried:
             return tried[key]
         if candidate.path is None:  # a quantised candidate: make it
@@ -331,6 +313,20 @@ def _plan(inputs: PlanInputs, workdir: Path, *, max_drop: float, edgetpu: bool, 
                               sorted(set(slower) | set(accuracy_set)), "both sets"))
 
     timing = _time_candidates(candidates, threads, log)
+    notes: list[str] = []
+    if inputs.qat is not None:
+        target = _qat_target(candidates, edgetpu)
+        if target is None:
+            notes.append("QAT skipped: no quantised file was faster than float32 here, so fine-tuning one for "
+                         "accuracy could not give a faster file within the budget")
+        else:
+            fused = {r.layer: r.fused_layers or [r.layer] for r in diagnosis.rows}
+            keras_layers = sorted({name for layer in target.float_layers for name in fused.get(layer, [layer])})
+            log(f"plan: quantisation-aware fine-tuning with the float layers of '{target.name}'")
+            path = inputs.qat(keras_layers)
+            measure(Candidate(f"QAT {target.name}", target.kind, target.float_layers,
+                              f"QAT fine-tune of the quantised layers of '{target.name}'", path=path, qat=True))
+            timing = _time_candidates(candidates, threads, log)  # again, with the QAT file in the same rounds
     eligible = candidates if not edgetpu else [c for c in candidates if c.kind == "int8"]
     would_keep: list[str] = []
     if edgetpu:
@@ -343,6 +339,10 @@ def _plan(inputs: PlanInputs, workdir: Path, *, max_drop: float, edgetpu: bool, 
         else:
             reason = "--edgetpu: full int8, within the budget"
         best = full
+        qat_full = [c for c in candidates if c.qat and c.kind == "int8"]
+        if qat_full and (qat_full[0].val_accuracy or 0.0) > (full.val_accuracy or 0.0):
+            best = qat_full[0]
+            reason = f"--edgetpu: full int8 after QAT ({best.val_drop_points:+.2f} points on validation)"
     else:
         best, reason = choose(eligible)
     _test_accuracies(candidates, inputs, log)  # after the choice: for the report only
@@ -350,8 +350,18 @@ def _plan(inputs: PlanInputs, workdir: Path, *, max_drop: float, edgetpu: bool, 
                         test_images=0 if inputs.x_test is None else len(inputs.x_test),
                         float32_val_accuracy=float_val, candidates=candidates, chosen=best.name, reason=reason,
                         edgetpu=edgetpu, edgetpu_would_keep_float=would_keep, timing=timing,
-                        explain=diagnosis.to_json())
+                        explain=diagnosis.to_json(), notes=notes)
     return result, Path(best.path).read_bytes()  # type: ignore[arg-type]
+
+
+def _qat_target(candidates: list[Candidate], edgetpu: bool) -> Candidate | None:
+    """The quantised candidate QAT should rescue: the fastest one faster than float32 (full int8 for the Edge TPU)."""
+    float32 = next(c for c in candidates if c.kind == "float32")
+    quantised = [c for c in candidates if c.kind in (("int8",) if edgetpu else ("int8", "mixed")) and not c.qat]
+    faster = [c for c in quantised if c.latency_ms is not None and c.latency_ms < float32.latency_ms]  # type: ignore[operator]
+    if edgetpu:
+        return quantised[0] if quantised else None
+    return min(faster, key=lambda c: c.latency_ms) if faster else None  # type: ignore[arg-type,return-value]
 
 
 def _greedy_accuracy(ranked: list[str], base: list[str], measure: Callable[[Candidate], Candidate], steps: int,
