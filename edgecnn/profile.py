@@ -168,7 +168,7 @@ XNNPACK_KINDS: dict[str, tuple[str, ...]] = {
     "RESIZE_BILINEAR": ("Resize Bilinear",), "TRANSPOSE": ("Transpose",), "SLICE": ("Slice",),
     "STRIDED_SLICE": ("Slice",), "SPLIT": ("Split", "Copy"), "DEPTH_TO_SPACE": ("Depth To Space",),
     "SPACE_TO_DEPTH": ("Space To Depth",), "ABS": ("Abs",), "FLOOR": ("Floor",), "CEIL": ("Ceiling",),
-    "SQRT": ("Square Root",), "SQUARE": ("Square",), "NEG": ("Negate",), "GELU": ("GELU",),
+    "SQRT": ("Square Root",), "RSQRT": ("Reciprocal Square Root",), "SQUARE": ("Square",), "NEG": ("Negate",), "GELU": ("GELU",),
 }
 _XNN_HELPERS = ("Static Reshape", "Copy")  # inserted by XNNPACK in front of an op (e.g. FC on a 4-D input)
 
