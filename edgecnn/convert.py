@@ -757,9 +757,7 @@ def _plan(saved_model: Path, calibration_file: Path, produced: dict[str, tuple[b
                         float32_bytes=produced["float32"][0], float16_bytes=produced["float16"][0], spec=spec,
                         x_val=dataset.x_val, y_val=dataset.y_val, x_test=x_test, y_test=y_test, io_type=io_type,
                         qat=qat)
-    workdir = calibration_file.parent / "plan"
-    workdir.mkdir()
-    return plan(inputs, max_drop=max_drop, edgetpu=edgetpu, workdir=workdir, log=log)
+    return plan(inputs, max_drop=max_drop, edgetpu=edgetpu, workdir=calibration_file.parent / "plan", log=log)
 
 
 def _plan_qat(base_model, dataset, spec: PreprocessSpec, keep_float: list[str], workdir: Path,

@@ -227,6 +227,7 @@ def plan(inputs: PlanInputs, *, max_drop: float, edgetpu: bool = False, threads:
     if workdir is None:
         own_tmp = tempfile.TemporaryDirectory(prefix="edgecnn-plan-")
         workdir = Path(own_tmp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
         return _plan(inputs, workdir, max_drop=max_drop, edgetpu=edgetpu, threads=threads,
                      max_accuracy_steps=max_accuracy_steps, explain_images=explain_images, log=log)
@@ -394,9 +395,12 @@ def _time_candidates(candidates: list[Candidate], threads: int, log: Log) -> dic
         c.latency_ms = round(measured[c.name]["median_ms"], 4)
         c.latency_p90_ms = round(measured[c.name]["p90_ms"], 4)
         c.speedup_vs_float32 = round(float_ms / measured[c.name]["median_ms"], 3)
+    from edgecnn.profile import machine_info
+
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"threads": threads, "interleaved": True, "runs_per_file": measured["float32"]["runs"],
-            "loadavg_1min": load, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "loadavg_1min": load, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": machine_info()}
 
 
 def _test_accuracies(candidates: list[Candidate], inputs: PlanInputs, log: Log) -> None:
