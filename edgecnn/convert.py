@@ -78,6 +78,7 @@ class VariantResult:
     layer_sparsity: dict[str, float] = field(default_factory=dict)
     eval_seconds: float | None = None
     written: bool = True
+    precision: str | None = None  # planned files: "int8", "mixed", "float16" or "float32" (what --max-drop chose)
 
 
 @dataclass
@@ -95,6 +96,8 @@ class ConvertReport:
     notes: list[str] = field(default_factory=list)
     edgetpu: dict[str, Any] | None = None
     report_path: str | None = None
+    plan: dict[str, Any] | None = None  # --max-drop: every candidate tried and why one was written
+    explain: dict[str, Any] | None = None  # --explain: per-layer error and time of the int8 file vs float32
 
     def variant(self, name: str) -> VariantResult:
         for v in self.variants:
@@ -360,7 +363,9 @@ def convert_saved_model(job: dict[str, Any]) -> dict[str, Any]:
         if variant == "float16":
             converter.target_spec.supported_types = [tf.float16]
         if ops is not None:
-            converter.target_spec.supported_ops = ops
+            # A QAT model with layers left unannotated (a precision plan) keeps those layers in float.
+            converter.target_spec.supported_ops = ops + ([tf.lite.OpsSet.TFLITE_BUILTINS] if job.get("allow_float")
+                                                         else [])
             converter.inference_input_type = in_type
             converter.inference_output_type = out_type
         if calibration is not None:
@@ -557,11 +562,17 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             output: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             limit: int | None = None, eval_limit: int | None = None, batch_size: int = 64,
             scale: float | None = None, offset: float | None = None, resize: str | None = None,
-            seed: int = 0, log: Log | None = None) -> ConvertReport:
+            seed: int = 0, max_drop: float | None = None, explain: bool = False,
+            log: Log | None = None) -> ConvertReport:
     """Optimise and convert ``source`` into TFLite ``variants``; write outputs; return the report.
 
     ``limit`` caps the training images used for fine-tuning and calibration (and a fresh default training);
     ``eval_limit`` the held-out test images the accuracy is measured on (default: all of them).
+    ``max_drop`` (points of top-1 below float32 on the validation split) turns the one integer variant asked for
+    into a precision plan (:mod:`edgecnn.precision_plan`): the fastest file within that budget is written —
+    full int8, int8 with some layers in float, or float16/float32 when nothing quantised beats float32.
+    ``explain`` adds the per-layer error and time of the integer file against float32 (:mod:`edgecnn.layer_error`)
+    to the report, with a PNG beside it.
     """
     from edgecnn.optimize import check_sparsity, parse_pattern
 
@@ -578,6 +589,15 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         raise UsageError(f"--calibration-samples must be at least 1, got {calibration_samples}")
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    integer_wanted = [v for v in wanted if v in INTEGER_VARIANTS]
+    if max_drop is not None:
+        if not 0.0 <= float(max_drop) <= 100.0:
+            raise UsageError(f"--max-drop is in points of top-1 accuracy (0–100), got {max_drop}")
+        if len(wanted) != 1 or not integer_wanted:
+            raise UsageError("--max-drop plans the precision of one integer file: use it with --int8 or --uint8 "
+                             "alone")
+    if explain and not integer_wanted:
+        raise UsageError("--explain compares the integer file with float32: add --int8 or --uint8")
     if output is not None:
         _check_writable(Path(output).parent)
     if report is not None:
@@ -596,6 +616,8 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     base_dir = src.run_dir if src.run_dir is not None else (src.model_path if src.model_path.is_dir()
                                                             else src.model_path.parent)
     out_dir, paths, default_report = _output_paths(output, base_dir, stem, wanted)
+    if max_drop is not None and report is None:
+        default_report = out_dir / f"{Path(output).stem if output is not None else stem}_planned.report.json"
     _check_writable(out_dir)
     report_path = Path(report) if report is not None else default_report
 
@@ -627,8 +649,12 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     optimisations: dict[str, Any] = {"prune": sparsity, "prune_pattern": prune_pattern, "qat": qat,
                                      "epochs": epochs if (qat or sparsity is not None) else 0,
                                      "calibration_samples": calibration_samples}
-    base_model, qat_model = _optimise(model, dataset, spec, sparsity=sparsity, pattern=prune_pattern, qat=qat,
-                                      epochs=epochs, batch_size=batch_size, seed=seed, log=log)
+    if max_drop is not None:
+        optimisations["max_drop"] = max_drop
+    base_model, qat_model = _optimise(model, dataset, spec, sparsity=sparsity, pattern=prune_pattern,
+                                      qat=qat and max_drop is None, epochs=epochs, batch_size=batch_size, seed=seed,
+                                      log=log)
+    plan_result = explanation = None
 
     with tempfile.TemporaryDirectory(prefix="edgecnn-convert-") as tmp:
         workdir = Path(tmp)
@@ -639,6 +665,8 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
 
             np.save(calibration_file, to_float_input(pick(dataset, calibration_samples, seed=seed), spec))
         order = ["float32", *[v for v in wanted if v != "float32"]]
+        if max_drop is not None:  # the plan makes the integer files itself; float16 is one of its fallbacks
+            order = ["float32", "float16"]
         produced: dict[str, tuple[bytes, dict[str, Any]]] = {}
         for variant in order:
             source_model = saved["qat"] if (qat_model is not None and variant in INTEGER_VARIANTS) else saved["base"]
@@ -648,10 +676,32 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             info = _run_child(job, variant, workdir)
             produced[variant] = ((workdir / f"{variant}.tflite").read_bytes(), info)
 
+        measured_variants = wanted
+        if max_drop is not None:
+            qat_hook = None
+            if qat:
+                def qat_hook(keep_float: list[str]) -> str:
+                    return _plan_qat(base_model, dataset, spec, keep_float, workdir, calibration_file,
+                                     io_type=integer_wanted[0], epochs=epochs, batch_size=batch_size, seed=seed,
+                                     preserve_sparsity=sparsity is not None, log=log)
+            plan_result, plan_bytes = _plan(saved["base"], calibration_file, produced, spec, dataset, eval_limit,
+                                            io_type=integer_wanted[0], max_drop=float(max_drop), edgetpu=edgetpu,
+                                            qat=qat_hook, log=log)
+            chosen = plan_result.chosen_candidate
+            # The integer variant's slot holds what the plan chose (its `precision` says what is inside).
+            produced[integer_wanted[0]] = (plan_bytes, {"xnnpack": chosen.xnnpack})
+            paths = {integer_wanted[0]: Path(output) if output is not None
+                     else out_dir / f"{stem}_{chosen.kind}.tflite"}
+            explanation = plan_result.explain
         for variant in wanted:
-            if variant in INTEGER_VARIANTS:
+            if variant in INTEGER_VARIANTS and max_drop is None:
                 check_fully_integer(produced[variant][0], variant)
-        results, test_images = _measure(produced, wanted, spec, dataset, eval_limit, log)
+        if explain and explanation is None:
+            explanation = _explain(produced, integer_wanted[0], spec, dataset, workdir, log)
+        results, test_images = _measure(produced, measured_variants, spec, dataset, eval_limit, log)
+        if plan_result is not None:
+            results[-1].precision = plan_result.chosen_candidate.kind
+            results[-1].float32_tensors = 0  # float layers are the plan's choice, not a conversion's failure
 
     for r in results:
         if r.variant in INTEGER_VARIANTS and r.float32_tensors:
@@ -663,7 +713,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
 
     # Write: only now, after every variant converted and ran.
     for r in results:
-        if r.variant not in wanted:
+        if r.variant not in measured_variants:
             r.path, r.written = None, False
             continue
         path = paths[r.variant]
@@ -674,6 +724,11 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
                                 optimisations=optimisations, test_images=test_images, data=src.data,
                                 variants=[r for r in results if r.written], notes=notes,
                                 report_path=str(report_path))
+    if plan_result is not None:
+        conv_report.plan = plan_result.to_json()
+    if explanation is not None:
+        conv_report.explain = explanation
+        _plot_explanation(explanation, report_path, src.name, log)
     float_ref = next(r for r in results if r.variant == "float32")
     if "float32" not in wanted:  # keep the reference numbers in the report even when the file is not written
         conv_report.notes.append(f"float32 reference: {float_ref.size_bytes} bytes, accuracy "
@@ -686,6 +741,71 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
 
     write_json(report_path, conv_report.to_json())
     return conv_report
+
+
+def _plan(saved_model: Path, calibration_file: Path, produced: dict[str, tuple[bytes, dict[str, Any]]],
+          spec: PreprocessSpec, dataset, eval_limit: int | None, *, io_type: str, max_drop: float, edgetpu: bool,
+          qat: Callable[[list[str]], str] | None, log: Log):
+    """Run the precision plan on the validation split (test images only for the report); (result, bytes)."""
+    from edgecnn.precision_plan import PlanInputs, plan
+
+    x_test = y_test = None
+    if len(dataset.x_test):
+        n = len(dataset.x_test) if eval_limit is None else min(eval_limit, len(dataset.x_test))
+        x_test, y_test = dataset.x_test[:n], dataset.y_test[:n]
+    inputs = PlanInputs(saved_model=saved_model, calibration_npy=calibration_file,
+                        float32_bytes=produced["float32"][0], float16_bytes=produced["float16"][0], spec=spec,
+                        x_val=dataset.x_val, y_val=dataset.y_val, x_test=x_test, y_test=y_test, io_type=io_type,
+                        qat=qat)
+    return plan(inputs, max_drop=max_drop, edgetpu=edgetpu, workdir=calibration_file.parent / "plan", log=log)
+
+
+def _plan_qat(base_model, dataset, spec: PreprocessSpec, keep_float: list[str], workdir: Path,
+              calibration_file: Path, *, io_type: str, epochs: int, batch_size: int, seed: int,
+              preserve_sparsity: bool, log: Log) -> str:
+    """QAT of every layer but ``keep_float``, converted (those layers stay float) and first-run in a child."""
+    from edgecnn import optimize
+    from edgecnn._tf import tf
+
+    data = optimize.FineTuneData.from_dataset(dataset, spec)
+    qat_model = optimize.quantize_aware(base_model, data=data, epochs=epochs, batch_size=batch_size, seed=seed,
+                                        preserve_sparsity=preserve_sparsity,
+                                        custom_objects=optimize.zoo_custom_objects(), log=log, keep_float=keep_float)
+    saved = workdir / "plan_qat_savedmodel"
+    tf.saved_model.save(qat_model, str(saved))
+    output = workdir / "plan_qat.tflite"
+    job = {"variant": io_type, "saved_model": str(saved), "calibration": str(calibration_file),
+           "output": str(output), "allow_float": bool(keep_float)}
+    _run_child(job, f"{io_type}_plan_qat", workdir)
+    return str(output)
+
+
+def _explain(produced: dict[str, tuple[bytes, dict[str, Any]]], variant: str, spec: PreprocessSpec, dataset,
+             workdir: Path, log: Log) -> dict[str, Any]:
+    """Per-layer error (validation images) and time of the integer variant against float32."""
+    from edgecnn.layer_error import add_times, compare
+    from edgecnn.precision_plan import EXPLAIN_IMAGES
+
+    images = dataset.x_val if len(dataset.x_val) else dataset.x_train
+    log(f"explain: per-layer error of {variant} vs float32 on {min(EXPLAIN_IMAGES, len(images))} validation "
+        "images, and per-layer time from the op profiler")
+    diagnosis = compare(produced[variant][0], produced["float32"][0], images[:EXPLAIN_IMAGES], spec)
+    quant_path, float_path = workdir / f"explain_{variant}.tflite", workdir / "explain_float32.tflite"
+    quant_path.write_bytes(produced[variant][0])
+    float_path.write_bytes(produced["float32"][0])
+    add_times(diagnosis, quant_path, float_path)
+    return diagnosis.to_json()
+
+
+def _plot_explanation(explanation: dict[str, Any], report_path: Path, name: str, log: Log) -> None:
+    from edgecnn.layer_error import LayerErrorReport, plot_explanation
+
+    png = report_path.with_name(report_path.name.replace(".report.json", "") + ".explain.png")
+    try:
+        plot_explanation(LayerErrorReport.from_json(explanation), png, title=f"{name}: quantisation error by layer")
+        explanation["plot"] = str(png)
+    except EdgecnnError as exc:  # no matplotlib (a runtime-only install): the table still says it all
+        log(f"explain: no plot ({exc})")
 
 
 def _fmt(value: float | None) -> str:
@@ -803,7 +923,10 @@ def print_report(report: ConvertReport, console=None) -> None:
     for column in ("variant", "size", "× fp32", "gzip", "accuracy", "agree", "conv s", "XNNPACK"):
         table.add_column(column, justify="left" if column in ("variant", "XNNPACK") else "right")
     for r in report.variants:
-        table.add_row(r.variant + (" (sparse)" if r.sparse_encoding else ""), fmt_bytes(r.size_bytes),
+        label = r.variant + (" (sparse)" if r.sparse_encoding else "")
+        if r.precision is not None and r.precision != r.variant:
+            label += f" → plan: {r.precision}"
+        table.add_row(label, fmt_bytes(r.size_bytes),
                       f"{r.ratio_to_float32:.3f}" if r.ratio_to_float32 else "-", fmt_bytes(r.gzip_bytes),
                       _pct(r.accuracy), _pct(r.agreement_with_float32), f"{r.convert_seconds:.1f}", r.xnnpack)
     console.print(table)
@@ -816,6 +939,14 @@ def print_report(report: ConvertReport, console=None) -> None:
                 shown = ", ".join(f"{k} {v:.0%}" for k, v in layers[:8])
                 more = f" … (+{len(layers) - 8})" if len(layers) > 8 else ""
                 console.print(f"{r.variant}: weight zeros in the file {r.weight_sparsity:.1%} — {shown}{more}")
+    if report.explain:
+        from edgecnn.layer_error import LayerErrorReport, print_explanation
+
+        print_explanation(LayerErrorReport.from_json(report.explain), console)
+        if report.explain.get("plot"):
+            console.print(f"plot: {report.explain['plot']}")
+    if report.plan:
+        print_plan(report.plan, console)
     for note in report.notes:
         console.print(f"note: {note}")
     if report.edgetpu:
@@ -828,6 +959,26 @@ def print_report(report: ConvertReport, console=None) -> None:
             console.print(f"Edge TPU: {tpu.get('error') or tpu.get('message') or 'done'}")
     if report.report_path:
         console.print(f"report: {report.report_path}")
+
+
+def print_plan(plan: dict[str, Any], console) -> None:
+    """Every candidate the precision plan tried: validation (the choice) and test (the report) accuracy, size, time."""
+    from rich.table import Table
+
+    table = Table(title=f"precision plan: budget {plan['max_drop_points']} points on {plan['val_images']} validation "
+                        f"images; times interleaved in one process ({plan['timing'].get('threads')} threads)")
+    for column in ("candidate", "float layers", "val acc", "val drop", "test acc", "size", "ms", "× fp32", ""):
+        table.add_column(column, justify="left" if column in ("candidate", "") else "right")
+    for c in plan["candidates"]:
+        mark = "← written" if c["name"] == plan["chosen"] else ("over budget" if not c["within_budget"] else "")
+        table.add_row(c["name"], str(len(c["float_layers"])), _pct(c["val_accuracy"]),
+                      f"{c['val_drop_points']:+.2f}", _pct(c["test_accuracy"]), fmt_bytes(c["size_bytes"]),
+                      f"{c['latency_ms']:.3f}" if c["latency_ms"] is not None else "-",
+                      f"{c['speedup_vs_float32']:.2f}" if c["speedup_vs_float32"] else "-", mark)
+    console.print(table)
+    console.print(f"plan: {plan['chosen']} — {plan['reason']}")
+    if plan.get("edgetpu") and plan.get("edgetpu_would_keep_float"):
+        console.print("plan: for the CPU it would have kept in float: " + ", ".join(plan["edgetpu_would_keep_float"]))
 
 
 def _pct(value: float | None) -> str:

@@ -188,9 +188,12 @@ def profile_ops(model_path: str, *, num_threads: int | None = None, delegate: st
             session.write_input(0, np.load(input_npy, allow_pickle=False))
         for _ in range(3):  # warm-up: first runs allocate and pack weights
             session.run()
-        per_run = max(1, len(session.profiled_runs(1)))
+        first = session.profiled_runs(1)
+        per_run = max(1, len(first))
         chunk = max(1, min(runs, EVENT_BUDGET // per_run))
-        samples: dict[tuple[str, int, int], list[int]] = {}
+        # Events are grouped by their position in a run, not by (tag, node): XNNPACK numbers its operators per
+        # delegate partition, so a model split into several partitions repeats node indices.
+        samples: list[list[int]] = [[] for _ in range(per_run)]
         done = 0
         while done < runs:
             n = min(chunk, runs - done)
@@ -198,17 +201,22 @@ def profile_ops(model_path: str, *, num_threads: int | None = None, delegate: st
             if len(events) < n * per_run and n > 1:  # the profiler's buffer overflowed: smaller chunks
                 chunk = max(1, n // 2)
                 continue
-            for tag, kind, elapsed_us, node in events:
-                samples.setdefault((tag, kind, node), []).append(elapsed_us)
+            if len(events) != n * per_run:
+                raise _Unavailable(f"the profiler recorded {len(events)} events for {n} runs of {per_run}")
+            for k, (tag, kind, elapsed_us, node) in enumerate(events):
+                position = k % per_run
+                if (tag, kind, node) != first[position][:2] + first[position][3:]:
+                    raise _Unavailable("the profiler's events differ from one run to the next")
+                samples[position].append(elapsed_us)
             done += n
     except _Unavailable as exc:
         return {"unavailable": str(exc)}
-    if not samples:
+    if not first:
         return {"unavailable": "the profiler recorded no op events"}
     by_type: dict[str, float] = {}
     counts: dict[str, int] = {}
     by_node = []
-    for (tag, kind, node), micros in samples.items():  # first-seen order = execution order
+    for (tag, kind, _elapsed, node), micros in zip(first, samples):  # execution order
         name = f"xnn: {tag}" if kind != OPERATOR_INVOKE_EVENT else tag
         # Median per node: robust to the odd run where a thread was descheduled (2 shared cores here).
         ms = float(np.median(micros)) / 1000.0

@@ -301,19 +301,27 @@ def _default_registry():
     return reg.Default8BitQuantizeRegistry()
 
 
-def annotate_for_qat(model, custom_objects: dict[str, Any] | None = None):
-    """A clone of ``model`` with every layer annotated by :func:`annotation_rule`. Returns (model, counts)."""
+def annotate_for_qat(model, custom_objects: dict[str, Any] | None = None, keep_float: Sequence[str] = ()):
+    """A clone of ``model`` with every layer annotated by :func:`annotation_rule`. Returns (model, counts).
+
+    Layers named in ``keep_float`` are not annotated: the converter leaves them in float between a DEQUANTIZE
+    and a QUANTIZE (what a precision plan asks for; see :mod:`edgecnn.precision_plan`).
+    """
     from edgecnn._tf import keras
 
     qk = _tfmot().quantization.keras
     noop_cls, output_cls = _quantize_configs()
     registry = _default_registry()
-    counts: dict[str, list[str]] = {"noop": [], "output": [], "default": []}
+    counts: dict[str, list[str]] = {"noop": [], "output": [], "default": [], "float": []}
+    keep = set(keep_float)
 
     def clone_fn(layer):
         rule = annotation_rule(layer, registry)
         if rule == "skip":
             return layer.__class__.from_config(layer.get_config())
+        if layer.name in keep:
+            counts["float"].append(layer.name)
+            return layer
         counts[rule].append(layer.name)
         config = {"noop": noop_cls(), "output": output_cls(), "default": None}[rule]
         return qk.quantize_annotate_layer(layer, quantize_config=config)
@@ -328,11 +336,12 @@ def annotate_for_qat(model, custom_objects: dict[str, Any] | None = None):
     return annotated, {k: v for k, v in counts.items()}
 
 
-def apply_quantization(model, *, preserve_sparsity: bool = False, custom_objects: dict[str, Any] | None = None):
+def apply_quantization(model, *, preserve_sparsity: bool = False, custom_objects: dict[str, Any] | None = None,
+                       keep_float: Sequence[str] = ()):
     """Annotate + ``quantize_apply`` (prune-preserving scheme if asked). Returns (qat_model, annotation counts)."""
     tfmot = _tfmot()
     qk = tfmot.quantization.keras
-    annotated, counts = annotate_for_qat(model, custom_objects)
+    annotated, counts = annotate_for_qat(model, custom_objects, keep_float)
     noop_cls, output_cls = _quantize_configs()
     scope = dict(custom_objects or {})
     scope.update({"NoOpQuantizeConfig": noop_cls, "OutputQuantizeConfig": output_cls})
@@ -415,13 +424,18 @@ class _inference_behaviour:
 def quantize_aware(model, *, data: Any, spec: PreprocessSpec | None = None, epochs: int = 1,
                    batch_size: int = 64, learning_rate: float = 1e-4, preserve_sparsity: bool = False,
                    custom_objects: dict[str, Any] | None = None, seed: int = 0, verbose: int = 0,
-                   log: Callable[[str], None] | None = None):
-    """Quantisation-aware fine-tuning; returns the QAT Keras model (convert it with the int8 converter)."""
+                   log: Callable[[str], None] | None = None, keep_float: Sequence[str] = ()):
+    """Quantisation-aware fine-tuning; returns the QAT Keras model (convert it with the int8 converter).
+
+    ``keep_float``: layer names left out of quantisation (a precision plan's float layers).
+    """
     data = _as_finetune_data(data, spec)
-    qat, counts = apply_quantization(model, preserve_sparsity=preserve_sparsity, custom_objects=custom_objects)
+    qat, counts = apply_quantization(model, preserve_sparsity=preserve_sparsity, custom_objects=custom_objects,
+                                     keep_float=keep_float)
     initialize_activation_ranges(qat, data)
     if log:
         extra = f", {len(counts['output'])} output-quantised" if counts["output"] else ""
+        extra += f", {len(counts['float'])} kept float" if counts["float"] else ""
         scheme = "prune-preserving " if preserve_sparsity else ""
         log(f"{scheme}QAT: {len(counts['default'])} layers annotated{extra}; fine-tuning {epochs} epoch(s) "
             f"on {len(data.x)} images")

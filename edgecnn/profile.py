@@ -168,24 +168,24 @@ XNNPACK_KINDS: dict[str, tuple[str, ...]] = {
     "RESIZE_BILINEAR": ("Resize Bilinear",), "TRANSPOSE": ("Transpose",), "SLICE": ("Slice",),
     "STRIDED_SLICE": ("Slice",), "SPLIT": ("Split", "Copy"), "DEPTH_TO_SPACE": ("Depth To Space",),
     "SPACE_TO_DEPTH": ("Space To Depth",), "ABS": ("Abs",), "FLOOR": ("Floor",), "CEIL": ("Ceiling",),
-    "SQRT": ("Square Root",), "SQUARE": ("Square",), "NEG": ("Negate",), "GELU": ("GELU",),
+    "SQRT": ("Square Root",), "RSQRT": ("Reciprocal Square Root",), "SQUARE": ("Square",), "NEG": ("Negate",), "GELU": ("GELU",),
 }
 _XNN_HELPERS = ("Static Reshape", "Copy")  # inserted by XNNPACK in front of an op (e.g. FC on a 4-D input)
 
 
-def attribute_xnnpack(model: Any, delegated: list[int], by_node: list[dict[str, Any]]) -> dict[str, float] | None:
-    """Per TFLite op type time from XNNPACK operator times, or None when the two do not line up.
+def attribute_xnnpack_nodes(model: Any, delegated: list[int], by_node: list[dict[str, Any]]) -> dict[int, float] | None:
+    """Time per TFLite node index from XNNPACK operator times, or None when the two do not line up.
 
     XNNPACK builds its operators from the delegated TFLite ops in execution order, one operator per op
     (plus an occasional reshape in front, e.g. flattening before FULLY_CONNECTED). Walking both lists
     in order and checking each pair's kind keeps this honest: any mismatch returns None and the report
-    falls back to XNNPACK's own operator names.
+    falls back to XNNPACK's own operator names. TFLite ops XNNPACK did not take keep their own node times.
     """
     xnn = [n for n in by_node if n.get("xnnpack_node")]
     ops = [model.ops[i] for i in sorted(delegated)]
     if not xnn or not ops:
         return None
-    times: dict[str, float] = {}
+    times: dict[int, float] = {}
     j = 0
     for op in ops:
         kinds = XNNPACK_KINDS.get(op.name)
@@ -198,14 +198,25 @@ def attribute_xnnpack(model: Any, delegated: list[int], by_node: list[dict[str, 
             j += 1
         if j >= len(xnn) or not xnn[j]["op"][5:].startswith(kinds):
             return None
-        spent += xnn[j]["ms"]
+        times[op.index] = spent + xnn[j]["ms"]
         j += 1
-        times[op.display_name] = times.get(op.display_name, 0.0) + spent
     if j != len(xnn):
         return None
-    for n in by_node:  # TFLite ops XNNPACK did not take were timed under their own names
+    for n in by_node:
         if not n.get("xnnpack_node"):
-            times[n["op"]] = times.get(n["op"], 0.0) + n["ms"]
+            times[int(n["node"])] = times.get(int(n["node"]), 0.0) + n["ms"]
+    return times
+
+
+def attribute_xnnpack(model: Any, delegated: list[int], by_node: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Per TFLite op type time from XNNPACK operator times (:func:`attribute_xnnpack_nodes`), or None."""
+    per_node = attribute_xnnpack_nodes(model, delegated, by_node)
+    if per_node is None:
+        return None
+    times: dict[str, float] = {}
+    for index, ms in per_node.items():
+        name = model.ops[index].display_name
+        times[name] = times.get(name, 0.0) + ms
     return times
 
 

@@ -157,12 +157,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 def make_interpreter(model: str | os.PathLike | bytes, *, num_threads: int | None = None,
-                     delegate: str = "xnnpack") -> Any:
+                     delegate: str = "xnnpack", keep_all_tensors: bool = False) -> Any:
     """A TFLite ``Interpreter`` for a model file or its bytes, not yet allocated.
 
     ``delegate``: ``"xnnpack"`` (the runtime's default CPU delegate), ``"none"`` (builtin kernels without
     any default delegate — what ``benchmark_model --use_xnnpack=false`` measures), ``"edgetpu"``, or the
     path of an external delegate library. ``num_threads`` ≥ 1 or None for the runtime's default.
+    ``keep_all_tensors`` keeps every intermediate tensor readable after ``invoke`` (per-layer comparisons;
+    only ops outside a delegate have them, so use it with ``delegate="none"``).
     """
     module, _, _ = _backend()
     if num_threads is not None and num_threads < 1:
@@ -170,6 +172,8 @@ def make_interpreter(model: str | os.PathLike | bytes, *, num_threads: int | Non
     kwargs: dict[str, Any] = {}
     if num_threads is not None:
         kwargs["num_threads"] = int(num_threads)
+    if keep_all_tensors:
+        kwargs["experimental_preserve_all_tensors"] = True
     if delegate == "none":
         resolver = _op_resolver(module, "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
         if resolver is not None:

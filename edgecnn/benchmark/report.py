@@ -341,11 +341,55 @@ def small_section(rows: list[dict[str, Any]], results: Results, img: Path) -> li
              "under the same conditions. Pruning does not shrink a plain .tflite; it shows after compression "
              "(gzip).", "", provenance(rows, results.sessions), "",
              "### Models", "", models_table(rows, "small"), "", "### Variants", "", variants_table(rows, "small"), ""]
+    lines += targets_section(rows)
     plot_accuracy_latency(rows, img / "accuracy_vs_latency.png")
     plot_bars(rows, "size_bytes", "file size, MB (log scale)", "Model file size per variant (small config)",
               img / "size_per_variant.png")
     return lines + ["![accuracy vs latency](img/accuracy_vs_latency.png)", "",
                     "![size per variant](img/size_per_variant.png)", ""]
+
+
+def targets_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Issue-level targets per model: the precision plan (within 0.5 points of float32 on the test images and no
+    slower), 50 %-pruned int8 within 1.5 points, QAT at least as good as post-training int8."""
+    lines = ["### Accuracy and speed targets", "",
+             "Points are top-1 differences to the model's float32 file on the test images; speed is the "
+             "benchmark's own interleaved timing (× float32). The plan (`edgecnn convert --int8 --max-drop 0.5`) "
+             "chose on the *validation* split, so its test drop is an independent check.", "",
+             "| model | float32 | plan wrote | float layers | plan: val drop → test drop | plan × float32 speed "
+             "| int8 (PTQ) | QAT int8 | 50 %-pruned int8 | targets met |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for model, group in _by_model(rows).items():
+        by = {r["variant"]: r for r in group}
+        base = by.get("float32")
+        if base is None or base.get("accuracy") is None:
+            continue
+
+        def drop(name: str) -> float | None:
+            r = by.get(name)
+            return None if r is None or r.get("accuracy") is None else 100.0 * (base["accuracy"] - r["accuracy"])
+
+        def pts(value: float | None) -> str:
+            return "–" if value is None else f"{-value:+.1f}"
+
+        plan = by.get("planned") or {}
+        plan_speed = base["latency_ms"] / plan["latency_ms"] if plan.get("latency_ms") else None
+        met = []
+        if plan_speed is not None and drop("planned") is not None:
+            met.append("plan ✓" if drop("planned") <= 0.5 and plan_speed >= 1.0 else "plan ✗")
+        if drop("pruned_int8") is not None:
+            met.append("pruned ✓" if drop("pruned_int8") <= 1.5 else "pruned ✗")
+        if drop("qat_int8") is not None and drop("int8") is not None:
+            met.append("QAT ≥ PTQ ✓" if drop("qat_int8") <= drop("int8") else "QAT ≥ PTQ ✗")
+        layers = plan.get("plan_float_layers") or []
+        shown = ", ".join(layers[:3]) + (f" … (+{len(layers) - 3})" if len(layers) > 3 else "")
+        cells = [_model_label(base), _pct(base["accuracy"]), plan.get("plan_precision") or "–",
+                 f"{len(layers)}: {shown}" if layers else ("0" if plan else "–"),
+                 f"{pts(plan.get('plan_val_drop_points'))} → {pts(drop('planned'))}" if plan else "–",
+                 f"{plan_speed:.2f}×" if plan_speed else "–",
+                 pts(drop("int8")), pts(drop("qat_int8")), pts(drop("pruned_int8")), " ".join(met) or "–"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def canonical_section(rows: list[dict[str, Any]], results: Results, img: Path) -> list[str]:

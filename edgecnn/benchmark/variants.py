@@ -87,3 +87,5 @@ register_variant(Variant("qat_int8", "QAT int8", "int8", recipe={"qat": True}, r
                          needs_data=True))
 register_variant(Variant("pruned_int8", "50%-pruned int8", "int8", recipe={"prune": 0.5},
                          recipe_flags=("--prune", "0.5"), needs_data=True))
+register_variant(Variant("planned", "int8 plan (≤ 0.5 pt on validation)", "int8", recipe={"max_drop": 0.5},
+                         recipe_flags=("--max-drop", "0.5"), needs_data=True))

@@ -24,6 +24,11 @@ def _variant_options(func):
               help="magnitude-prune to sparsity S in [0, 1) with fine-tuning (e.g. 0.5)")
 @click.option("--prune-pattern", default=None, metavar="N:M", help="structured sparsity, e.g. 2:4")
 @click.option("--qat", is_flag=True, help="quantisation-aware training (prune-preserving with --prune)")
+@click.option("--max-drop", type=float, default=None, metavar="PTS",
+              help="precision plan: the fastest file within PTS points of float32's top-1 on the validation split "
+                   "(full int8, int8 with some layers in float, or float16/float32 if nothing quantised is faster)")
+@click.option("--explain", "explain", is_flag=True,
+              help="per-layer error and time of the int8 file vs float32 (table, report JSON, PNG)")
 @click.option("--edgetpu", is_flag=True, help="also compile the int8 model for the Coral Edge TPU")
 @click.option("--calibration-samples", type=int, default=200, show_default=True,
               help="training images for int8 calibration")
@@ -38,7 +43,8 @@ def _variant_options(func):
               "gets labels.txt, preprocess.json and the report; with several variants, one sub-folder each)")
 @click.option("--report", default=None, metavar="REPORT.json", help="where the JSON report goes")
 def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dynamic: bool, v_float32: bool,
-                    v_all: bool, prune: float | None, prune_pattern: str | None, qat: bool, edgetpu: bool,
+                    v_all: bool, prune: float | None, prune_pattern: str | None, qat: bool, max_drop: float | None,
+                    explain: bool, edgetpu: bool,
                     calibration_samples: int, data: str | None, epochs: int, limit: int | None,
                     eval_limit: int | None, scale: float | None, offset: float | None, output: str | None,
                     report: str | None) -> None:
@@ -50,8 +56,11 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
       edgecnn convert runs/resnet18 --all -o out/resnet18.tflite
       edgecnn convert mobilenet --int8 --prune 0.5 --qat --epochs 2
       edgecnn convert my_model.keras --int8 --data fashion_mnist
+      edgecnn convert convnext_tiny --int8 --max-drop 0.5     # fastest file within 0.5 points
+      edgecnn convert mobilenet --int8 --explain              # which layers lose accuracy / time
 
     Accuracy is measured on held-out test images through the LiteRT interpreter, never the Keras model.
+    --max-drop chooses on the validation split; the test images only report.
     """
     from edgecnn.errors import UsageError
 
@@ -71,6 +80,7 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
     result = convert(source, chosen, prune=prune, prune_pattern=prune_pattern, qat=qat, edgetpu=edgetpu,
                      calibration_samples=calibration_samples, data=data, epochs=epochs, output=output,
                      report=report, limit=limit, eval_limit=eval_limit, scale=scale, offset=offset,
+                     max_drop=max_drop, explain=explain,
                      log=lambda message: click.echo(message, err=True))
     print_report(result)
     if result.edgetpu and "error" in result.edgetpu:
