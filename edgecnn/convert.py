@@ -27,12 +27,9 @@ Output layout (``-o DIR/NAME.tflite``; without ``-o`` DIR is ``<run>/tflite`` an
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -420,39 +417,36 @@ def _first_run(model_bytes: bytes) -> dict[str, Any]:
     return {"xnnpack": xnnpack}
 
 
-def _child_main(job_path: str) -> int:
-    job = json.loads(Path(job_path).read_text())
+def convert_in_child(job: dict[str, Any]) -> dict[str, Any]:
+    """(Child side of :func:`_run_child`) :func:`convert_saved_model`, its failure returned as the converter's
+    whole text (the parent finds the failing layer in it)."""
     try:
-        result = convert_saved_model(job)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as text, turned into one line there
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-        Path(job["result"]).write_text(json.dumps(result))
-        return 3
-    Path(job["result"]).write_text(json.dumps(result))
-    return 0
+        return convert_saved_model(job)
+    except MemoryError:
+        raise  # the child harness reports the memory cap
+    except Exception as exc:  # noqa: BLE001 - turned into one line by the parent
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _run_child(job: dict[str, Any], variant: str, workdir: Path) -> dict[str, Any]:
-    """Run one conversion in a child process; crashes and converter errors become one-line EdgecnnErrors."""
-    job_path = workdir / f"job_{variant}.json"
-    job["result"] = str(workdir / f"result_{variant}.json")
-    job_path.write_text(json.dumps(job))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
-    proc = subprocess.run([sys.executable, "-m", "edgecnn.convert", "--child", str(job_path)],
-                          capture_output=True, text=True, env=env)
-    result_path = Path(job["result"])
-    result = json.loads(result_path.read_text()) if result_path.exists() else {}
-    if proc.returncode < 0:
-        try:
-            name = signal.Signals(-proc.returncode).name
-        except ValueError:
-            name = f"signal {-proc.returncode}"
-        raise EdgecnnError(f"{variant}: the converter or the runtime crashed ({name}) converting or first running "
-                           "this model; try another variant (e.g. --dynamic) or --qat")
-    if proc.returncode != 0 or "error" in result:
-        text = result.get("error") or proc.stderr
-        raise EdgecnnError(f"{variant}: {explain_converter_error(text, variant)}")
-    if "failed to create XNNPACK runtime" in proc.stderr and result.get("xnnpack") == "all ops":
+    """Run one conversion in a child process (edgecnn.child: timeout, memory cap, isolated imports);
+    crashes and converter errors become one-line EdgecnnErrors."""
+    from edgecnn.child import ChildCrashed, ChildFailed, ChildLimits, ChildOutOfMemory, ChildTimedOut, run_child
+
+    try:
+        run = run_child("edgecnn.convert:convert_in_child", {"job": job}, limits=ChildLimits.converter(),
+                        label=variant, env={"TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1"})
+    except ChildCrashed as exc:
+        raise EdgecnnError(f"{variant}: the converter or the runtime crashed ({exc.signal_name}) converting or first "
+                           "running this model; try another variant (e.g. --dynamic) or --qat") from None
+    except (ChildTimedOut, ChildOutOfMemory):
+        raise
+    except ChildFailed as exc:
+        raise EdgecnnError(f"{variant}: {explain_converter_error(exc.stderr, variant)}") from None
+    result = run.value
+    if "error" in result:
+        raise EdgecnnError(f"{variant}: {explain_converter_error(result['error'], variant)}")
+    if "failed to create XNNPACK runtime" in run.stderr and result.get("xnnpack") == "all ops":
         result["xnnpack"] = "refused"
     return result
 
@@ -833,8 +827,3 @@ def print_report(report: ConvertReport, console=None) -> None:
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.2%}"
 
-
-if __name__ == "__main__":  # the child process of _run_child
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        sys.exit(_child_main(sys.argv[2]))
-    sys.exit("usage: python -m edgecnn.convert --child JOB.json (internal)")
