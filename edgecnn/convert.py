@@ -182,14 +182,17 @@ def _file_source(path: Path, *, data: str | None, scale: float | None, offset: f
     return src
 
 
-def _load_keras(src: _Source):
-    """Load the Keras model (tf_keras) with the zoo's custom layers; one-line error when it is not one."""
+def _load_keras(src: _Source, trust_model: bool = False):
+    """Load the Keras model (tf_keras) with the zoo's custom layers; one-line error when it is not one.
+    Lambda layers (stored Python code) are refused unless ``trust_model`` (:mod:`edgecnn.model_trust`)."""
     from edgecnn._tf import keras
+    from edgecnn.model_trust import check_model_file
     from edgecnn.optimize import zoo_custom_objects
 
+    check_model_file(src.model_path, trust_model=trust_model)
     try:
         with keras.utils.custom_object_scope(zoo_custom_objects()):
-            model = keras.models.load_model(str(src.model_path), compile=False)
+            model = keras.models.load_model(str(src.model_path), compile=False, safe_mode=not trust_model)
     except Exception as exc:  # noqa: BLE001 - any loader failure means "not a Keras model we can read"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EdgecnnError(f"{src.model_path}: not a Keras model edgecnn can load ({first[:200]})") from exc
@@ -551,11 +554,12 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             output: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             limit: int | None = None, eval_limit: int | None = None, batch_size: int = 64,
             scale: float | None = None, offset: float | None = None, resize: str | None = None,
-            seed: int = 0, log: Log | None = None) -> ConvertReport:
+            seed: int = 0, log: Log | None = None, trust_model: bool = False) -> ConvertReport:
     """Optimise and convert ``source`` into TFLite ``variants``; write outputs; return the report.
 
     ``limit`` caps the training images used for fine-tuning and calibration (and a fresh default training);
     ``eval_limit`` the held-out test images the accuracy is measured on (default: all of them).
+    ``trust_model`` allows Lambda layers (Python code stored in the model file, run when it is loaded).
     """
     from edgecnn.optimize import check_sparsity, parse_pattern
 
@@ -593,7 +597,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     _check_writable(out_dir)
     report_path = Path(report) if report is not None else default_report
 
-    model = _load_keras(src)
+    model = _load_keras(src, trust_model=trust_model)
     if src.kind == "file":
         _finish_file_spec(src, model, log)
     spec = src.spec
