@@ -53,6 +53,7 @@ class PreprocessSpec:
             raise EdgecnnError(f"preprocess: bad size {self.height}x{self.width}")
         if self.input_dtype not in INPUT_DTYPES:
             raise EdgecnnError(f"preprocess: input_dtype must be one of {', '.join(INPUT_DTYPES)}")
+        check_labels_name(self.labels)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -88,6 +89,15 @@ class PreprocessSpec:
     @property
     def shape(self) -> tuple[int, int, int]:
         return (self.height, self.width, self.channels)
+
+
+def check_labels_name(name: Any) -> str:
+    """``labels`` names a file beside the model: a bare file name, never a path (``../x``, ``/etc/x``, ``a/b``)."""
+    bare = isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\:\0")
+    if not bare:
+        raise EdgecnnError(f"preprocess: labels must be a file name beside the model such as labels.txt, "
+                           f"not a path: {name!r}")
+    return name
 
 
 # ---- 1. channels -------------------------------------------------------------------------------------
