@@ -229,6 +229,8 @@ def load_image(path: str | Path) -> np.ndarray:
         raise EdgecnnError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
         raise EdgecnnError(f"{path}: is a directory, not an image") from exc
+    except Image.DecompressionBombError as exc:  # declares more pixels than Pillow will ever decode
+        raise EdgecnnError(f"{path}: image too large ({exc})") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise EdgecnnError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
 
