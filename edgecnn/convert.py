@@ -649,6 +649,10 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         for variant in wanted:
             if variant in INTEGER_VARIANTS:
                 check_fully_integer(produced[variant][0], variant)
+                if edgetpu:  # the Edge TPU needs static shapes: batch 1 (measured and written as such)
+                    from edgecnn.targets.coral import pin_batch_to_one
+
+                    produced[variant] = (pin_batch_to_one(produced[variant][0]), produced[variant][1])
         results, test_images = _measure(produced, wanted, spec, dataset, eval_limit, log)
 
     for r in results:

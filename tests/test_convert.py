@@ -350,6 +350,9 @@ def test_run_dir_prune_then_prune_preserving_qat_shows_zeros_in_file(user_model,
     assert entry["weight_sparsity"] >= 0.45
     assert entry["accuracy"] > 0.6  # 2 epochs of fine-tuning after halving the weights
     assert "pruning" in proc.stderr and "prune-preserving QAT" in proc.stderr
+    # --edgetpu pins the batch to 1 (static shapes for the Edge TPU): no -1 left in any shape signature
+    assert all(t.shape_signature[:1] != (-1,) for t in model.tensors)
+    assert model.input_tensors[0].shape_signature == (1, 8, 8, 1)
     # --edgetpu: compiled when edgetpu_compiler is installed, else the model is reported ready + how to install.
     assert report["edgetpu"]["input_model"] == str(tflite)
     assert report["edgetpu"]["compiled"] or "edgetpu_compiler" in report["edgetpu"]["message"]

@@ -363,6 +363,28 @@ def test_op_version_boundary_follows_the_reported_failures(tmp_path):
     assert version_problem("EXP", 2) and version_problem("GELU", 1)  # libedgetpu#71; GELU came in TFLite 2.9
 
 
+def test_pin_batch_to_one_makes_shapes_static(tmp_path):
+    from edgecnn.tflite_file import read_tflite
+
+    original = (DATA / "tiny_cnn_int8.tflite").read_bytes()
+    assert read_tflite(original).input_tensors[0].shape_signature[0] == -1
+    before = coral.compatibility_report(DATA / "tiny_cnn_int8.tflite")
+    assert any("batch dimension is -1" in w for w in before["warnings"])
+    pinned = tmp_path / "pinned.tflite"
+    pinned.write_bytes(coral.pin_batch_to_one(original))
+    model = read_tflite(pinned)
+    assert all(t.shape_signature[:1] != (-1,) for t in model.tensors)
+    assert [t.shape for t in model.tensors] == [t.shape for t in read_tflite(original).tensors]
+    after = coral.compatibility_report(pinned)
+    assert not any("batch dimension is -1" in w for w in after["warnings"])
+    assert after["verdict"] == before["verdict"] == "maps fully to the Edge TPU"
+    # and it still runs
+    from edgecnn.safety import run_in_child
+
+    assert run_in_child("edgecnn.safety:check_runs", {"model_path": str(pinned)})["total_ops"] == 7
+    assert coral.pin_batch_to_one(pinned.read_bytes()) == pinned.read_bytes()  # nothing left to pin
+
+
 def test_parse_log_names_the_unreadable_op():
     log = coral.parse_compiler_log(LOG_VERSION)
     assert log["compiled"] is False

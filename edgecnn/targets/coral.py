@@ -253,6 +253,27 @@ def _boundary(op: Op, tensors: list[Tensor], inputs: list[int], outputs: list[in
     return None
 
 
+def pin_batch_to_one(model_bytes: bytes) -> bytes:
+    """The same .tflite with a dynamic batch (shape signature -1, shape 1) fixed to 1 in every tensor.
+
+    TensorFlow 2 writes Keras models with batch -1 in each tensor's shape signature; the Edge TPU needs static
+    shapes (Coral's model requirements), and its delegate refuses graphs with dynamic-sized tensors. Only
+    the signature changes: shapes, ops and weights are the bytes they were.
+    """
+    import numpy as np
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    model = fbu.convert_bytearray_to_object(bytearray(model_bytes))
+    changed = False
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            sig, shape = tensor.shapeSignature, tensor.shape
+            if sig is not None and len(sig) and shape is not None and len(shape) and sig[0] == -1 and shape[0] == 1:
+                tensor.shapeSignature = np.concatenate([[1], np.asarray(sig)[1:]]).astype(np.int32)
+                changed = True
+    return bytes(fbu.convert_object_to_bytearray(model)) if changed else model_bytes
+
+
 def compatibility_report(model_path: str | os.PathLike) -> dict[str, Any]:
     """Predict how ``edgetpu_compiler`` would map a .tflite, from Coral's documented rules (no TensorFlow).
 
