@@ -191,7 +191,8 @@ def run_child(function: str, kwargs: dict[str, Any], *, limits: ChildLimits, lab
         except subprocess.TimeoutExpired as exc:
             stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
             hint = f"; {limits.timeout_setting}=SECONDS allows longer" if limits.timeout_setting else ""
-            raise ChildTimedOut(f"{label}: did not finish within {limits.timeout:g} s (killed){hint}", stderr) from None
+            raise ChildTimedOut(f"{label}: the child process did not finish within {limits.timeout:g} s (killed)"
+                                f"{hint}", stderr) from None
         text = Path(result_path).read_text(encoding="utf-8") if os.path.getsize(result_path) else ""
     finally:
         try:
@@ -217,8 +218,13 @@ def run_child(function: str, kwargs: dict[str, Any], *, limits: ChildLimits, lab
 def _cap_text(limits: ChildLimits) -> str:
     if limits.memory is None:
         return f"no cap is set; {limits.memory_setting}=8G would stop it earlier"
-    return (f"the child process may use {fmt_size(limits.memory)} of address space; "
-            f"raise it with {limits.memory_setting}=16G, or 0 for no cap")
+    return (f"the child process may use {fmt_size(limits.memory)} of address space; raise it with "
+            f"{limits.memory_setting}={_doubled(limits.memory)}, or 0 for no cap")
+
+
+def _doubled(size: int) -> str:
+    """Twice ``size`` as a setting: ``16G``, ``512M``."""
+    return f"{2 * size // GiB}G" if size >= GiB else f"{2 * size >> 20}M"
 
 
 _OOM_MARKERS = ("std::bad_alloc", "Cannot allocate memory", "out of memory")
@@ -287,7 +293,7 @@ def memory_cap_hint() -> str:
         return ""
     cap, setting = _ACTIVE_CAP
     return (f"; it may need more memory than the {fmt_size(cap)} of address space this process may use "
-            f"(raise it with {setting}=16G, or 0 for no cap)")
+            f"(raise it with {setting}={_doubled(cap)}, or 0 for no cap)")
 
 
 def child_main() -> int:
