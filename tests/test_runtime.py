@@ -150,7 +150,8 @@ def test_runtime_half_imports_no_tensorflow():
     import subprocess
 
     code = ("import sys; import edgecnn.runtime, edgecnn.tflite_file, edgecnn.safety, edgecnn.profile, "
-            "edgecnn.inspect_model, edgecnn.predict, edgecnn.report, edgecnn.op_profiler, edgecnn.cli.runtime; "
+            "edgecnn.inspect_model, edgecnn.predict, edgecnn.report, edgecnn.op_profiler, edgecnn.cli.runtime, "
+            "edgecnn.child, edgecnn.targets.coral, edgecnn.targets.coral_versions, edgecnn.targets.known_hosts; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
