@@ -138,11 +138,13 @@ class ChildFailed(EdgecnnError):
 
 
 class ChildCrashed(ChildFailed):
-    """The child was killed by a signal (a native crash); ``signal_name`` says which."""
+    """The child was killed by a signal (a native crash); ``signal_name`` says which, ``memory_note`` (or "")
+    that it ran out of memory first."""
 
-    def __init__(self, message: str, stderr: str, signal_name: str):
+    def __init__(self, message: str, stderr: str, signal_name: str, memory_note: str = ""):
         super().__init__(message, stderr)
         self.signal_name = signal_name
+        self.memory_note = memory_note
 
 
 class ChildTimedOut(ChildFailed):
@@ -203,7 +205,7 @@ def run_child(function: str, kwargs: dict[str, Any], *, limits: ChildLimits, lab
         name = _signal_name(-proc.returncode)
         # C++ `new` under the cap throws std::bad_alloc, which ends in abort(): say so
         oom = f" after running out of memory ({_cap_text(limits)})" if _out_of_memory(proc.stderr) else ""
-        raise ChildCrashed(f"{label}: the runtime crashed on this model ({name}){oom}", proc.stderr, name)
+        raise ChildCrashed(f"{label}: the runtime crashed on this model ({name}){oom}", proc.stderr, name, oom)
     if not text:
         detail = _last_line(proc.stderr) or f"exit code {proc.returncode}"
         raise ChildFailed(f"{label}: the runtime process failed ({detail})", proc.stderr)
@@ -224,10 +226,12 @@ def _cap_text(limits: ChildLimits) -> str:
 
 def _doubled(size: int) -> str:
     """Twice ``size`` as a setting: ``16G``, ``512M``."""
-    return f"{2 * size // GiB}G" if size >= GiB else f"{2 * size >> 20}M"
+    doubled = 2 * size
+    return f"{doubled // GiB}G" if doubled % GiB == 0 else f"{doubled >> 20}M"
 
 
-_OOM_MARKERS = ("std::bad_alloc", "Cannot allocate memory", "out of memory")
+# How native code says it hit RLIMIT_AS: C++ `new` (then abort), glibc/dlopen, absl's allocator inside TF.
+_OOM_MARKERS = ("std::bad_alloc", "Cannot allocate memory", "out of memory", "mmap error: 12")
 
 
 def _out_of_memory(stderr: str) -> bool:

@@ -440,6 +440,8 @@ def _run_child(job: dict[str, Any], variant: str, workdir: Path) -> dict[str, An
         run = run_child("edgecnn.convert:convert_in_child", {"job": job}, limits=ChildLimits.converter(),
                         label=variant, env={"TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1"})
     except ChildCrashed as exc:
+        if exc.memory_note:
+            raise EdgecnnError(f"{variant}: the converter crashed ({exc.signal_name}){exc.memory_note}") from None
         raise EdgecnnError(f"{variant}: the converter or the runtime crashed ({exc.signal_name}) converting or first "
                            "running this model; try another variant (e.g. --dynamic) or --qat") from None
     except (ChildTimedOut, ChildOutOfMemory):

@@ -191,3 +191,18 @@ def test_converter_limits_from_the_environment(monkeypatch):
     monkeypatch.setenv("EDGECNN_CONVERT_TIMEOUT", "never")
     with pytest.raises(UsageError, match="EDGECNN_CONVERT_TIMEOUT='never'"):
         ChildLimits.converter()
+
+
+def test_converter_child_too_small_a_cap_says_memory(tmp_path, monkeypatch):
+    # TensorFlow alone needs more than 512 MiB of address space: the converter child must say "memory",
+    # not "crashed" or "install the [train] extra" (TensorFlow's loader turns a failed mmap into ImportError)
+    from edgecnn import convert as cv
+
+    monkeypatch.setenv("EDGECNN_CONVERT_MEMORY", "512M")
+    job = {"variant": "float32", "saved_model": str(tmp_path / "none"), "calibration": str(tmp_path / "none.npy"),
+           "output": str(tmp_path / "out.tflite")}
+    with pytest.raises(EdgecnnError) as err:
+        cv._run_child(job, "float32", tmp_path)
+    message = str(err.value)
+    assert message.startswith("float32: ") and "out of memory" in message and "512 MiB" in message
+    assert "EDGECNN_CONVERT_MEMORY=1G" in message
