@@ -49,6 +49,10 @@ try:
         # Device discovery prints its CUDA errors on a CPU-only machine; do it here, silenced.
         tf.config.list_physical_devices("GPU")
 except ImportError as exc:  # pragma: no cover - exercised in the TF-free CI venv
+    from edgecnn.child import memory_cap_hint
+
+    if memory_cap_hint():  # a capped child (the converter): TF's libraries did not fit, it is not missing
+        raise MemoryError(f"TensorFlow could not load: {exc}") from exc
     raise MissingExtraError("this command", "train", "TensorFlow, tf_keras, tensorflow-model-optimization") from exc
 
 __all__ = ["tf", "keras", "tfmot"]

@@ -27,12 +27,9 @@ Output layout (``-o DIR/NAME.tflite``; without ``-o`` DIR is ``<run>/tflite`` an
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -188,14 +185,17 @@ def _file_source(path: Path, *, data: str | None, scale: float | None, offset: f
     return src
 
 
-def _load_keras(src: _Source):
-    """Load the Keras model (tf_keras) with the zoo's custom layers; one-line error when it is not one."""
+def _load_keras(src: _Source, trust_model: bool = False):
+    """Load the Keras model (tf_keras) with the zoo's custom layers; one-line error when it is not one.
+    Lambda layers (stored Python code) are refused unless ``trust_model`` (:mod:`edgecnn.model_trust`)."""
     from edgecnn._tf import keras
+    from edgecnn.model_trust import check_model_file
     from edgecnn.optimize import zoo_custom_objects
 
+    check_model_file(src.model_path, trust_model=trust_model)
     try:
         with keras.utils.custom_object_scope(zoo_custom_objects()):
-            model = keras.models.load_model(str(src.model_path), compile=False)
+            model = keras.models.load_model(str(src.model_path), compile=False, safe_mode=not trust_model)
     except Exception as exc:  # noqa: BLE001 - any loader failure means "not a Keras model we can read"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EdgecnnError(f"{src.model_path}: not a Keras model edgecnn can load ({first[:200]})") from exc
@@ -425,39 +425,38 @@ def _first_run(model_bytes: bytes) -> dict[str, Any]:
     return {"xnnpack": xnnpack}
 
 
-def _child_main(job_path: str) -> int:
-    job = json.loads(Path(job_path).read_text())
+def convert_in_child(job: dict[str, Any]) -> dict[str, Any]:
+    """(Child side of :func:`_run_child`) :func:`convert_saved_model`, its failure returned as the converter's
+    whole text (the parent finds the failing layer in it)."""
     try:
-        result = convert_saved_model(job)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as text, turned into one line there
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-        Path(job["result"]).write_text(json.dumps(result))
-        return 3
-    Path(job["result"]).write_text(json.dumps(result))
-    return 0
+        return convert_saved_model(job)
+    except MemoryError:
+        raise  # the child harness reports the memory cap
+    except Exception as exc:  # noqa: BLE001 - turned into one line by the parent
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _run_child(job: dict[str, Any], variant: str, workdir: Path) -> dict[str, Any]:
-    """Run one conversion in a child process; crashes and converter errors become one-line EdgecnnErrors."""
-    job_path = workdir / f"job_{variant}.json"
-    job["result"] = str(workdir / f"result_{variant}.json")
-    job_path.write_text(json.dumps(job))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
-    proc = subprocess.run([sys.executable, "-m", "edgecnn.convert", "--child", str(job_path)],
-                          capture_output=True, text=True, env=env)
-    result_path = Path(job["result"])
-    result = json.loads(result_path.read_text()) if result_path.exists() else {}
-    if proc.returncode < 0:
-        try:
-            name = signal.Signals(-proc.returncode).name
-        except ValueError:
-            name = f"signal {-proc.returncode}"
-        raise EdgecnnError(f"{variant}: the converter or the runtime crashed ({name}) converting or first running "
-                           "this model; try another variant (e.g. --dynamic) or --qat")
-    if proc.returncode != 0 or "error" in result:
-        text = result.get("error") or proc.stderr
-        raise EdgecnnError(f"{variant}: {explain_converter_error(text, variant)}")
-    if "failed to create XNNPACK runtime" in proc.stderr and result.get("xnnpack") == "all ops":
+    """Run one conversion in a child process (edgecnn.child: timeout, memory cap, isolated imports);
+    crashes and converter errors become one-line EdgecnnErrors."""
+    from edgecnn.child import ChildCrashed, ChildFailed, ChildLimits, ChildOutOfMemory, ChildTimedOut, run_child
+
+    try:
+        run = run_child("edgecnn.convert:convert_in_child", {"job": job}, limits=ChildLimits.converter(),
+                        label=variant, env={"TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1"})
+    except ChildCrashed as exc:
+        if exc.memory_note:
+            raise EdgecnnError(f"{variant}: the converter crashed ({exc.signal_name}){exc.memory_note}") from None
+        raise EdgecnnError(f"{variant}: the converter or the runtime crashed ({exc.signal_name}) converting or first "
+                           "running this model; try another variant (e.g. --dynamic) or --qat") from None
+    except (ChildTimedOut, ChildOutOfMemory):
+        raise
+    except ChildFailed as exc:
+        raise EdgecnnError(f"{variant}: {explain_converter_error(exc.stderr, variant)}") from None
+    result = run.value
+    if "error" in result:
+        raise EdgecnnError(f"{variant}: {explain_converter_error(result['error'], variant)}")
+    if "failed to create XNNPACK runtime" in run.stderr and result.get("xnnpack") == "all ops":
         result["xnnpack"] = "refused"
     return result
 
@@ -563,7 +562,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             limit: int | None = None, eval_limit: int | None = None, batch_size: int = 64,
             scale: float | None = None, offset: float | None = None, resize: str | None = None,
             seed: int = 0, max_drop: float | None = None, explain: bool = False,
-            log: Log | None = None) -> ConvertReport:
+            log: Log | None = None, trust_model: bool = False) -> ConvertReport:
     """Optimise and convert ``source`` into TFLite ``variants``; write outputs; return the report.
 
     ``limit`` caps the training images used for fine-tuning and calibration (and a fresh default training);
@@ -573,6 +572,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     full int8, int8 with some layers in float, or float16/float32 when nothing quantised beats float32.
     ``explain`` adds the per-layer error and time of the integer file against float32 (:mod:`edgecnn.layer_error`)
     to the report, with a PNG beside it.
+    ``trust_model`` allows Lambda layers (Python code stored in the model file, run when it is loaded).
     """
     from edgecnn.optimize import check_sparsity, parse_pattern
 
@@ -621,7 +621,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     _check_writable(out_dir)
     report_path = Path(report) if report is not None else default_report
 
-    model = _load_keras(src)
+    model = _load_keras(src, trust_model=trust_model)
     if src.kind == "file":
         _finish_file_spec(src, model, log)
     spec = src.spec
@@ -696,6 +696,11 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         for variant in wanted:
             if variant in INTEGER_VARIANTS and max_drop is None:
                 check_fully_integer(produced[variant][0], variant)
+            if variant in INTEGER_VARIANTS and edgetpu:
+                # the Edge TPU needs static shapes: batch 1 (measured and written as such)
+                from edgecnn.targets.coral import pin_batch_to_one
+
+                produced[variant] = (pin_batch_to_one(produced[variant][0]), produced[variant][1])
         if explain and explanation is None:
             explanation = _explain(produced, integer_wanted[0], spec, dataset, workdir, log)
         results, test_images = _measure(produced, measured_variants, spec, dataset, eval_limit, log)
@@ -984,8 +989,3 @@ def print_plan(plan: dict[str, Any], console) -> None:
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.2%}"
 
-
-if __name__ == "__main__":  # the child process of _run_child
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        sys.exit(_child_main(sys.argv[2]))
-    sys.exit("usage: python -m edgecnn.convert --child JOB.json (internal)")

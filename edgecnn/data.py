@@ -357,28 +357,40 @@ def _load_fashion_mnist(seed: int, val_fraction: float) -> Dataset:
     )
 
 
+MAX_IDX_BYTES = 4 << 30  # an idx file declaring more is not a data set edgecnn trains on (Fashion-MNIST: 47 MB)
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an idx file (optionally gzipped) of uint8 data: magic ``0x0000 08 NDIM``, big-endian dims."""
+    """Read an idx file (optionally gzipped) of uint8 data: magic ``0x0000 08 NDIM``, big-endian dims.
+
+    The header is checked before the data is decompressed, and no more than the dims declare is ever read:
+    a gzip bomb behind a valid header costs at most its declared size (capped at :data:`MAX_IDX_BYTES`).
+    """
     path = Path(path)
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as fh:
-            raw = fh.read()
+            magic = fh.read(4)
+            if len(magic) < 4 or magic[:3] != b"\0\0\x08" or not 1 <= magic[3] <= 4:
+                raise EdgecnnError(f"{path}: not an idx file of uint8 data (bad magic number)")
+            head = fh.read(4 * magic[3])
+            if len(head) < 4 * magic[3]:
+                raise EdgecnnError(f"{path}: truncated idx header")
+            dims = [int.from_bytes(head[4 * i: 4 * i + 4], "big") for i in range(magic[3])]
+            size = math.prod(dims)
+            if size > MAX_IDX_BYTES:
+                raise EdgecnnError(f"{path}: idx dims {dims} declare {size} bytes, more than the "
+                                   f"{MAX_IDX_BYTES >> 30} GiB edgecnn reads")
+            raw = fh.read(size)
+            extra = fh.read(1)
     except FileNotFoundError as exc:
         raise EdgecnnError(f"{path}: no such file") from exc
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise EdgecnnError(f"{path}: corrupt or unreadable ({exc}); delete it and fetch it again") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 4:
-        raise EdgecnnError(f"{path}: not an idx file of uint8 data (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise EdgecnnError(f"{path}: truncated idx header")
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    expected = header + math.prod(dims)
-    if len(raw) != expected:
-        raise EdgecnnError(f"{path}: idx data is {len(raw) - header} bytes, dims {dims} need {expected - header}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    if len(raw) != size or extra:
+        have = f"{len(raw)}" if not extra else f"more than {size}"
+        raise EdgecnnError(f"{path}: idx data is {have} bytes, dims {dims} need {size}")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(dims)
 
 
 def _download_fashion_mnist() -> Path:

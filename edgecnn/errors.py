@@ -26,7 +26,7 @@ class MissingExtraError(EdgecnnError):
     """A command needs an optional dependency that is not installed."""
 
     def __init__(self, what: str, extra: str, package: str | None = None):
-        hint = f"pip install 'edgecnn[{extra}]'"
+        hint = f"pip install '.[{extra}]' in the edgecnn repository (edgecnn is installed from a checkout)"
         super().__init__(f"{what} needs the [{extra}] extra{f' ({package})' if package else ''}: {hint}")
 
 

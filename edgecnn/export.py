@@ -269,9 +269,10 @@ def _file_mode() -> int:
 
 
 def _labels_name(spec_path: Path) -> str:
-    """The labels file preprocess.json names (default labels.txt)."""
+    """The labels file preprocess.json names (default labels.txt); a bare file name, never a path."""
     from edgecnn.fileio import read_json
+    from edgecnn.preprocess import check_labels_name
 
     data = read_json(spec_path)
     name = data.get("labels", "labels.txt") if isinstance(data, dict) else "labels.txt"
-    return name if isinstance(name, str) and name else "labels.txt"
+    return check_labels_name(name) if name != "" else "labels.txt"

@@ -136,9 +136,13 @@ def quantize_child(calibrated: str, float_nodes: list[str], io_type: str, output
 # ---- parent side ---------------------------------------------------------------------------------------
 
 def _run(function: str, kwargs: dict[str, Any], label: str) -> dict[str, Any]:
-    from edgecnn.safety import run_in_child
+    from edgecnn.child import ChildLimits, run_in_child
 
-    return run_in_child(f"edgecnn.precision_plan:{function}", kwargs, timeout=CONVERT_TIMEOUT, label=label)
+    # TF children: the converter's limits (a LiteRT child's 8 GiB address-space cap is too small for TF)
+    limits = ChildLimits.converter()
+    return run_in_child(f"edgecnn.precision_plan:{function}", kwargs, label=label,
+                        limits=ChildLimits(max(limits.timeout, CONVERT_TIMEOUT), limits.memory, limits.memory_setting,
+                                           limits.timeout_setting))
 
 
 def float_nodes_for(calibrated: Any, layers: Sequence[str]) -> list[str]:

@@ -53,6 +53,7 @@ class PreprocessSpec:
             raise EdgecnnError(f"preprocess: bad size {self.height}x{self.width}")
         if self.input_dtype not in INPUT_DTYPES:
             raise EdgecnnError(f"preprocess: input_dtype must be one of {', '.join(INPUT_DTYPES)}")
+        check_labels_name(self.labels)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -88,6 +89,15 @@ class PreprocessSpec:
     @property
     def shape(self) -> tuple[int, int, int]:
         return (self.height, self.width, self.channels)
+
+
+def check_labels_name(name: Any) -> str:
+    """``labels`` names a file beside the model: a bare file name, never a path (``../x``, ``/etc/x``, ``a/b``)."""
+    bare = isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\:\0")
+    if not bare:
+        raise EdgecnnError(f"preprocess: labels must be a file name beside the model such as labels.txt, "
+                           f"not a path: {name!r}")
+    return name
 
 
 # ---- 1. channels -------------------------------------------------------------------------------------
@@ -232,6 +242,8 @@ def load_image(path: str | Path) -> np.ndarray:
         raise EdgecnnError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
         raise EdgecnnError(f"{path}: is a directory, not an image") from exc
+    except Image.DecompressionBombError as exc:  # declares more pixels than Pillow will ever decode
+        raise EdgecnnError(f"{path}: image too large ({exc})") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise EdgecnnError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
 

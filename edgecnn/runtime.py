@@ -216,7 +216,14 @@ def allocate(interpreter: Any, where: str = "model") -> None:
     try:
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
-        raise EdgecnnError(f"{where}: the runtime cannot prepare this model: {explain_runtime_error(exc)}") from exc
+        from edgecnn.child import memory_cap_hint
+
+        reason = explain_runtime_error(exc)
+        # The runtime does not say when an allocation failed (XNNPACK: "failed to reshape runtime", the
+        # builtin kernels: a bare RuntimeError); under a memory cap that is a likely cause.
+        vague = reason in ("RuntimeError", "ValueError") or "failed to reshape" in reason
+        hint = memory_cap_hint() if vague else ""
+        raise EdgecnnError(f"{where}: the runtime cannot prepare this model: {reason}{hint}") from exc
 
 
 def delegated_ops(interpreter: Any) -> dict[str, Any]:

@@ -7,24 +7,19 @@ that pass it still segfault or abort the process):
    :func:`lint_model` rejects what is known to crash the runtime — an op input of -1 in a required slot, an op
    output or graph input that is a weight, two ops writing one tensor, constant data that does not fill
    its shape, a tensor read before it is written — each with a one-line message.
-2. :func:`run_in_child` runs a function (load + allocate + invoke, profiling, prediction) in
-   ``python -m edgecnn.safety``: a request goes in as JSON on stdin, the result comes back as a JSON
-   file. A signal becomes "the runtime crashed on this model (signal 11, SIGSEGV)"; a hang is killed
-   after a timeout. The child imports only numpy and the runtime (about 0.2 s), never TensorFlow.
+2. :func:`run_in_child` (:mod:`edgecnn.child`, re-exported here) runs a function (load + allocate + invoke,
+   profiling, prediction) in a child process with an isolated ``sys.path``, a timeout and a memory cap. A
+   signal becomes "the runtime crashed on this model (signal 11, SIGSEGV)". :func:`check_runs` is the
+   child side of "does the runtime run this model". The child imports only numpy and the runtime (about
+   0.2 s), never TensorFlow.
 """
 from __future__ import annotations
 
-import importlib
-import json
 import math
 import os
-import signal
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgecnn.child import run_in_child  # noqa: F401 - the public name callers import from here
 from edgecnn.errors import EdgecnnError
 
 if TYPE_CHECKING:
@@ -45,10 +40,46 @@ MAX_TENSOR_BYTES = 1 << 34  # 16 GiB: a larger tensor is a corrupt shape, not a 
 
 
 def lint_model(model: "TFLiteModel", label: str = "model") -> None:
-    """Reject structures that crash the native runtime. Raises EdgecnnError with the first problem found."""
+    """Reject structures that crash the native runtime, and tensors no runtime child could hold.
+    Raises EdgecnnError with the first problem found."""
     problem = structural_problem(model)
     if problem:
         raise EdgecnnError(f"{label}: malformed model graph ({problem})")
+    problem = memory_problem(model, declared_bytes_limit())
+    if problem:
+        raise EdgecnnError(f"{label}: {problem}")
+
+
+def declared_bytes_limit() -> int | None:
+    """The most bytes a model's non-constant tensors may declare: a quarter of the runtime child's memory cap
+    (the runtime also holds the weights, XNNPACK's packed copy of them and its own buffers: VGG16 float32
+    peaked at 4.5x its file size with per-op profiling). None when the cap is switched off."""
+    from edgecnn.child import ChildLimits
+
+    cap = ChildLimits.runtime().memory
+    return None if cap is None else cap // 4
+
+
+def declared_bytes(model: "TFLiteModel") -> int:
+    """Bytes of every non-constant tensor of the main subgraph, as declared (no buffer reuse)."""
+    return sum(t.num_elements * _FIXED_SIZE.get(t.dtype, 8) for t in model.tensors if not t.is_constant)
+
+
+def memory_problem(model: "TFLiteModel", limit: int | None) -> str | None:
+    """Why the model's declared tensors do not fit in ``limit`` bytes (naming the largest), or None."""
+    if limit is None:
+        return None
+    total = declared_bytes(model)
+    if total <= limit:
+        return None
+    from edgecnn.child import RUNTIME_MEMORY_ENV, fmt_size
+
+    largest = max((t for t in model.tensors if not t.is_constant),
+                  key=lambda t: t.num_elements * _FIXED_SIZE.get(t.dtype, 8))
+    size = largest.num_elements * _FIXED_SIZE.get(largest.dtype, 8)
+    return (f"its tensors declare {fmt_size(total)} (tensor {largest.index} '{largest.name}' "
+            f"{list(largest.shape)} {largest.dtype} alone {fmt_size(size)}), more than the {fmt_size(limit)} "
+            f"edgecnn allows (a quarter of the runtime's memory cap, {RUNTIME_MEMORY_ENV})")
 
 
 def structural_problem(model: "TFLiteModel") -> str | None:
@@ -111,79 +142,7 @@ def load_checked(path: str | os.PathLike) -> "TFLiteModel":
     return model
 
 
-# ---- child process --------------------------------------------------------------------------------
-
-def run_in_child(function: str, kwargs: dict[str, Any], *, timeout: float = 300.0, label: str = "model") -> Any:
-    """Call ``function`` ("edgecnn.module:name") with JSON-able ``kwargs`` in a child process; return its result.
-
-    EdgecnnError raised in the child comes back as EdgecnnError here (same message and exit code); a
-    native crash, a hang past ``timeout`` seconds or any other failure becomes one EdgecnnError line.
-    """
-    module_name = function.split(":", 1)[0]
-    if not module_name.startswith("edgecnn."):
-        raise ValueError(f"run_in_child runs edgecnn functions only, not {function}")
-    fd, result_path = tempfile.mkstemp(prefix="edgecnn-child-", suffix=".json")
-    os.close(fd)
-    request = {"function": function, "kwargs": kwargs, "result": result_path}
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        try:
-            proc = subprocess.run([sys.executable, "-m", "edgecnn.safety"], input=json.dumps(request),
-                                  capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            raise EdgecnnError(f"{label}: the runtime did not finish within {timeout:.0f} s (killed)") from None
-        text = Path(result_path).read_text(encoding="utf-8") if os.path.getsize(result_path) else ""
-    finally:
-        try:
-            os.unlink(result_path)
-        except OSError:
-            pass
-    if proc.returncode < 0:
-        raise EdgecnnError(f"{label}: the runtime crashed on this model ({_signal_name(-proc.returncode)})")
-    if not text:
-        detail = _last_line(proc.stderr) or f"exit code {proc.returncode}"
-        raise EdgecnnError(f"{label}: the runtime process failed ({detail})")
-    reply = json.loads(text)
-    if "error" in reply:
-        raise EdgecnnError(reply["error"], exit_code=reply.get("exit_code", 1))
-    return reply["value"]
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return f"signal {number}, {signal.Signals(number).name}"
-    except ValueError:
-        return f"signal {number}"
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip() and not line.startswith("INFO:")]
-    return lines[-1][:300] if lines else ""
-
-
-def _child_main() -> int:
-    """Entry point of the child: read the request, call the function, write the reply file."""
-    try:
-        request = json.loads(sys.stdin.read())
-        module_name, func_name = request["function"].split(":", 1)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        print("python -m edgecnn.safety is the child process of edgecnn.safety.run_in_child "
-              "(it reads a JSON request on stdin); not for direct use", file=sys.stderr)
-        return 2
-    try:
-        func = getattr(importlib.import_module(module_name), func_name)
-        reply: dict[str, Any] = {"value": func(**request["kwargs"])}
-    except EdgecnnError as exc:
-        reply = {"error": str(exc), "exit_code": exc.exit_code}
-    except MemoryError:
-        reply = {"error": "out of memory while running the model"}
-    except Exception as exc:  # noqa: BLE001 - reported as one line by the parent
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        reply = {"error": f"the runtime failed: {type(exc).__name__}: {first}".rstrip(": ")}
-    Path(request["result"]).write_text(json.dumps(reply), encoding="utf-8")
-    return 0
-
+# ---- child side of the runtime checks (run through edgecnn.child.run_in_child) -----------------------
 
 def check_runs(model_path: str, delegate: str = "xnnpack", num_threads: int | None = None) -> dict[str, Any]:
     """(Child side) load, allocate and invoke once on zeros; what the runtime did with the model."""
@@ -203,6 +162,3 @@ def check_runs(model_path: str, delegate: str = "xnnpack", num_threads: int | No
         raise EdgecnnError(f"{model_path}: the runtime failed to run this model: {explain_runtime_error(exc)}") from exc
     return delegated_ops(interp)
 
-
-if __name__ == "__main__":
-    sys.exit(_child_main())

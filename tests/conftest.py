@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# EDGECNN_REQUIRE_ALL=1 (set by .ci/run): every skip becomes a failure; see tests/require_all.py
+from require_all import (pytest_configure, pytest_make_collect_report, pytest_report_header,  # noqa: F401
+                         pytest_runtest_makereport)
+
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -313,6 +313,85 @@ def test_compile_timeout(tmp_path, monkeypatch):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+# ---- op versions the compiler can read (edgecnn/targets/coral_versions.py) ----------------------------------
+
+# As google-coral/edgetpu#631 reports it (TensorFlow 2.9.1 model, compiler 16).
+LOG_VERSION = """\
+Edge TPU Compiler version 16.0.384591198
+ERROR: Didn't find op for builtin opcode 'CONV_2D' version '6'. An older version of this builtin might be supported. Are you using an old TFLite binary with a newer model?
+
+ERROR: Registration failed.
+
+Invalid model: model.tflite
+Model could not be parsed
+"""
+
+
+def _with_versions(tmp_path: Path, versions: dict[str, int]) -> Path:
+    """tiny_cnn_int8.tflite (maps fully) with some opcodes' versions changed."""
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    obj = fbu.convert_bytearray_to_object(bytearray((DATA / "tiny_cnn_int8.tflite").read_bytes()))
+    for code in obj.operatorCodes:
+        name = fbu.opcode_to_name(obj, obj.operatorCodes.index(code))
+        if name in versions or "*" in versions:
+            code.version = versions.get(name, versions.get("*"))
+    path = tmp_path / "versions.tflite"
+    path.write_bytes(bytes(fbu.convert_object_to_bytearray(obj)))
+    return path
+
+
+def test_op_versions_the_compiler_cannot_read_refuse_the_whole_model(tmp_path):
+    assert coral.compatibility_report(DATA / "tiny_cnn_int8.tflite")["verdict"] == "maps fully to the Edge TPU"
+    r = coral.compatibility_report(_with_versions(tmp_path, {"*": 99}))
+    assert r["edgetpu_compatible"] is False
+    assert r["verdict"].startswith("does not compile: op 0 CONV_2D version 99 is newer than edgetpu_compiler 16 "
+                                   "reads (up to version 5)")
+    assert all(e["compiler_status"] == coral.UNREADABLE_VERSION for e in r["ops"])
+    assert not next(c for c in r["checks"] if c["rule"] == "op versions edgetpu_compiler 16 reads")["ok"]
+
+
+def test_op_version_boundary_follows_the_reported_failures(tmp_path):
+    # CONV_2D v6 is refused by compiler 16 (google-coral/edgetpu#631); v5 (TFLite 2.4) is read
+    assert coral.compatibility_report(_with_versions(tmp_path, {"CONV_2D": 5}))["edgetpu_compatible"] is True
+    r = coral.compatibility_report(_with_versions(tmp_path, {"CONV_2D": 6}))
+    assert r["edgetpu_compatible"] is False and "CONV_2D version 6" in r["verdict"]
+    from edgecnn.targets.coral_versions import version_problem
+
+    assert version_problem("QUANTIZE", 3) and not version_problem("QUANTIZE", 2)  # google-coral/edgetpu#879
+    assert version_problem("TRANSPOSE_CONV", 4) and not version_problem("TRANSPOSE_CONV", 3)  # #845
+    assert version_problem("EXP", 2) and version_problem("GELU", 1)  # libedgetpu#71; GELU came in TFLite 2.9
+
+
+def test_pin_batch_to_one_makes_shapes_static(tmp_path):
+    from edgecnn.tflite_file import read_tflite
+
+    original = (DATA / "tiny_cnn_int8.tflite").read_bytes()
+    assert read_tflite(original).input_tensors[0].shape_signature[0] == -1
+    before = coral.compatibility_report(DATA / "tiny_cnn_int8.tflite")
+    assert any("batch dimension is -1" in w for w in before["warnings"])
+    pinned = tmp_path / "pinned.tflite"
+    pinned.write_bytes(coral.pin_batch_to_one(original))
+    model = read_tflite(pinned)
+    assert all(t.shape_signature[:1] != (-1,) for t in model.tensors)
+    assert [t.shape for t in model.tensors] == [t.shape for t in read_tflite(original).tensors]
+    after = coral.compatibility_report(pinned)
+    assert not any("batch dimension is -1" in w for w in after["warnings"])
+    assert after["verdict"] == before["verdict"] == "maps fully to the Edge TPU"
+    # and it still runs
+    from edgecnn.safety import run_in_child
+
+    assert run_in_child("edgecnn.safety:check_runs", {"model_path": str(pinned)})["total_ops"] == 7
+    assert coral.pin_batch_to_one(pinned.read_bytes()) == pinned.read_bytes()  # nothing left to pin
+
+
+def test_parse_log_names_the_unreadable_op():
+    log = coral.parse_compiler_log(LOG_VERSION)
+    assert log["compiled"] is False
+    assert log["error"] == ("Invalid model: Model could not be parsed (ERROR: Didn't find op for builtin opcode "
+                            "'CONV_2D' version '6')")
+
+
 # ---- real models made with TensorFlow (child process) ------------------------------------------------------
 
 _MAKE_MODELS = r'''
@@ -353,8 +432,18 @@ def convert(model, io_int8):
         conv.inference_output_type = tf.int8
     return conv.convert()
 
+def small(middle):
+    inp = keras.Input((32, 32, 3), batch_size=1)
+    x = middle(L.Conv2D(8, 3, strides=2, padding="same")(inp))
+    x = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    return keras.Model(inp, L.Dense(10, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+
 m = mobilenet_like()
 open(os.path.join(out, "mnet_int8.tflite"), "wb").write(convert(m, True))
+# PReLU: alpha per channel (what Coral's table asks for) and per pixel (its limitation)
+open(os.path.join(out, "prelu_channel_int8.tflite"), "wb").write(convert(small(L.PReLU(shared_axes=[1, 2])), True))
+open(os.path.join(out, "prelu_pixel_int8.tflite"), "wb").write(convert(small(L.PReLU()), True))
+open(os.path.join(out, "permute_int8.tflite"), "wb").write(convert(small(L.Permute((2, 1, 3))), True))
 open(os.path.join(out, "mnet_int8_float_io.tflite"), "wb").write(convert(m, False))
 open(os.path.join(out, "mnet_leaky_int8.tflite"), "wb").write(convert(mobilenet_like(leaky=True), True))
 '''
@@ -421,3 +510,22 @@ def test_inspect_target_coral_cli(cli):
     report = json.loads(proc.stdout)["coral"]
     assert report["edgetpu_compatible"] is False and report["cut_at"] == 0
     assert [e["status"] for e in report["ops"]] == ["unsupported"] * 7
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_prelu_alpha_must_be_per_channel(tf_models):
+    ok = coral.compatibility_report(tf_models / "prelu_channel_int8.tflite")
+    assert "PRELU" in [e["op"] for e in ok["ops"]] and ok["edgetpu_compatible"] is True, ok["verdict"]
+    bad = coral.compatibility_report(tf_models / "prelu_pixel_int8.tflite")
+    prelu = next(e for e in bad["ops"] if e["op"] == "PRELU")
+    assert prelu["status"] == "unsupported" and prelu["compiler_status"] == coral.LIMITATION
+    assert "alpha has shape [16, 16, 8]" in prelu["reason"] and bad["cut_op"] == "PRELU"
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_transpose_maps_with_compiler_16(tf_models):
+    r = coral.compatibility_report(tf_models / "permute_int8.tflite")
+    transpose = next(e for e in r["ops"] if e["op"] == "TRANSPOSE")
+    assert transpose["status"] == "mapped" and r["edgetpu_compatible"] is True, r["verdict"]

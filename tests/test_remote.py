@@ -24,6 +24,14 @@ DATA = Path(__file__).resolve().parent / "data"
 MODEL = DATA / "tiny_cnn_int8.tflite"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_known_hosts(tmp_path_factory):
+    """This module's connections record host keys in a file of their own, never in ~/.ssh/known_hosts."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGECNN_KNOWN_HOSTS", str(tmp_path_factory.mktemp("known") / "known_hosts"))
+        yield
+
+
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory):
     reason = why_unavailable()
@@ -171,3 +179,91 @@ def test_32_bit_os_says_what_works():
     # with edgecnn installed (e.g. on tflite-runtime) a 32-bit machine is used as it is
     ok = dict(probe[0], edgecnn="0.1.0")
     assert remote.check_machine([ok], "pi@pi3:22") is ok
+
+
+# ---- host keys: StrictHostKeyChecking=accept-new ------------------------------------------------------
+
+def _connect(sshd):
+    client = remote._connect(sshd.user, "127.0.0.1", sshd.port, str(sshd.user_key), 30)
+    client.close()
+
+
+def _ssh_keygen(*args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["ssh-keygen", *args], capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def test_new_host_key_is_recorded_with_its_fingerprint_then_checked(sshd, tmp_path, monkeypatch, capsys):
+    known = tmp_path / "ssh" / "known_hosts"  # neither the folder nor the file exists yet
+    monkeypatch.setenv("EDGECNN_KNOWN_HOSTS", str(known))
+    name = f"[127.0.0.1]:{sshd.port}"
+    _connect(sshd)
+    # the fingerprint as OpenSSH computes it from the server's public key file
+    expected = _ssh_keygen("-l", "-E", "sha256", "-f", str(sshd.folder / "host_ed25519.pub")).split()[1]
+    assert capsys.readouterr().err == (f"Warning: Permanently added '{name}' (ED25519) {expected} to the list of "
+                                       f"known hosts ({known}).\n")
+    # one hashed line that OpenSSH itself finds for that host, in an owner-only file and folder
+    assert len(known.read_text().splitlines()) == 1 and known.read_text().startswith("|1|")
+    assert name in _ssh_keygen("-F", name, "-f", str(known))
+    assert known.stat().st_mode & 0o777 == 0o600 and known.parent.stat().st_mode & 0o777 == 0o700
+    # known now: checked, not added again
+    before = known.read_text()
+    _connect(sshd)
+    assert capsys.readouterr().err == "" and known.read_text() == before
+
+
+def test_changed_host_key_is_refused_and_the_hint_fixes_it(sshd, tmp_path, monkeypatch, capsys):
+    import shlex
+    import subprocess
+
+    known = tmp_path / "known_hosts"
+    name = f"[127.0.0.1]:{sshd.port}"
+    key_type, key = (sshd.folder / "other_ed25519.pub").read_text().split()[:2]  # another ED25519 key
+    known.write_text(f"{name} {key_type} {key}\n")
+    monkeypatch.setenv("EDGECNN_KNOWN_HOSTS", str(known))
+    with pytest.raises(EdgecnnError) as err:
+        _connect(sshd)
+    message = str(err.value)
+    assert message.startswith(f"the SSH host key of {name} does not match the one recorded in {known}")
+    hint = message.split("remove the old key: ")[1]
+    assert hint == f"ssh-keygen -f {known} -R '{name}'"
+    subprocess.run(shlex.split(hint), check=True, capture_output=True, timeout=60)  # the hint works as printed
+    _connect(sshd)
+    assert "Permanently added" in capsys.readouterr().err
+
+
+def test_host_known_only_by_another_key_type_is_refused(sshd, tmp_path, monkeypatch):
+    known = tmp_path / "known_hosts"
+    _ssh_keygen("-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(tmp_path / "rsa"))
+    key_type, key = (tmp_path / "rsa.pub").read_text().split()[:2]
+    known.write_text(f"[127.0.0.1]:{sshd.port} {key_type} {key}\n")
+    monkeypatch.setenv("EDGECNN_KNOWN_HOSTS", str(known))
+    with pytest.raises(EdgecnnError, match="does not match the one recorded"):
+        _connect(sshd)
+    assert len(known.read_text().splitlines()) == 1  # nothing was added
+
+
+def test_unreadable_known_hosts_fails_closed(sshd, tmp_path, monkeypatch):
+    known = tmp_path / "known_hosts"
+    known.mkdir()  # exists, cannot be read as a file (permissions do not stop root, which CI runs as)
+    monkeypatch.setenv("EDGECNN_KNOWN_HOSTS", str(known))
+    with pytest.raises(EdgecnnError, match=r"cannot read the SSH known hosts file .*refusing to connect"):
+        _connect(sshd)
+
+
+def test_unwritable_known_hosts_warns_and_connects(sshd, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("EDGECNN_KNOWN_HOSTS", str(blocker / "known_hosts"))
+    _connect(sshd)  # like ssh: the key is not recorded, the connection goes on
+    assert capsys.readouterr().err.startswith(f"Warning: could not add '[127.0.0.1]:{sshd.port}' (ED25519) SHA256:")
+
+
+def test_remove_hint_spells_the_host_as_known_hosts_does(monkeypatch, tmp_path):
+    from edgecnn.targets.known_hosts import remove_hint
+
+    monkeypatch.delenv("EDGECNN_KNOWN_HOSTS")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert remove_hint("raspberrypi.local", 22) == "ssh-keygen -R 'raspberrypi.local'"
+    assert remove_hint("10.0.0.7", 2222) == "ssh-keygen -R '[10.0.0.7]:2222'"

@@ -96,16 +96,27 @@ def _with_input(data: bytes, op: int, slot: int, value: int) -> bytes:
 
 
 def test_a_native_crash_becomes_one_line(tests_data, tmp_path):
-    """A filter input of -1 segfaults LiteRT: the child dies, the parent reports the signal."""
+    """A graph input that is a weight tensor segfaults LiteRT: the child dies, the parent reports the signal.
+    (A filter input of -1 reads whatever lies before the tensor array: it segfaults, fails cleanly or asks
+    for a huge allocation depending on the heap layout, which moves with the path's length.)"""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    data = (tests_data / "tiny_cnn_float32.tflite").read_bytes()
+    obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+    obj.subgraphs[0].inputs = np.array([obj.subgraphs[0].operators[0].inputs[1]], dtype=np.int32)
     bad = tmp_path / "bad.tflite"
-    bad.write_bytes(_with_input((tests_data / "tiny_cnn_float32.tflite").read_bytes(), op=1, slot=1, value=-1))
+    bad.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(obj)))
     with pytest.raises(EdgecnnError) as err:
         run_in_child("edgecnn.safety:check_runs", {"model_path": str(bad)}, label=str(bad))
     message = str(err.value)
-    assert "crashed" in message and "signal" in message and "\n" not in message
-    # and the parent-side lint catches it before the runtime ever sees it
-    with pytest.raises(EdgecnnError, match="input 1 is missing"):
+    assert "crashed" in message and "SIGSEGV" in message and "\n" not in message
+    # and the parent-side lint catches it (and the -1 input) before the runtime ever sees them
+    with pytest.raises(EdgecnnError, match="is a constant"):
         load_checked(bad)
+    missing = tmp_path / "missing.tflite"
+    missing.write_bytes(_with_input(data, op=1, slot=1, value=-1))
+    with pytest.raises(EdgecnnError, match="input 1 is missing"):
+        load_checked(missing)
 
 
 def test_lint_finds_crash_prone_structures(tests_data):
@@ -139,7 +150,8 @@ def test_runtime_half_imports_no_tensorflow():
     import subprocess
 
     code = ("import sys; import edgecnn.runtime, edgecnn.tflite_file, edgecnn.safety, edgecnn.profile, "
-            "edgecnn.inspect_model, edgecnn.predict, edgecnn.report, edgecnn.op_profiler, edgecnn.cli.runtime; "
+            "edgecnn.inspect_model, edgecnn.predict, edgecnn.report, edgecnn.op_profiler, edgecnn.cli.runtime, "
+            "edgecnn.child, edgecnn.targets.coral, edgecnn.targets.coral_versions, edgecnn.targets.known_hosts; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -20,16 +20,7 @@ from edgecnn.errors import UsageError  # noqa: E402
 MOBILE = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
           "convnext_tiny"]
 
-# Published numbers at 224×224×3 / 1000 classes: params (torchvision, = the papers' rounded counts) and
-# multiply-accumulates (paper; torchvision's GFLOPS where the paper rounds).
-PUBLISHED = {
-    "mobilenet_v1": (4_231_976, 569e6),
-    "mobilenet_v2": (3_504_872, 300e6),
-    "mobilenet_v3_small": (2_542_856, 56e6),
-    "mobilenet_v3_large": (5_483_032, 219e6),
-    "efficientnet_b0": (5_288_548, 390e6),
-    "convnext_tiny": (28_589_128, 4.47e9),
-}
+from reference_counts import REFERENCE  # noqa: E402 - torchvision / paper counts, one source per row
 
 
 def _keras_reference(name: str):
@@ -63,11 +54,12 @@ def test_canonical_matches_published_and_keras_applications(name):
     model = create_model(name)
     assert model.input_shape == (None, 224, 224, 3) and model.output_shape == (None, 1000)
     info = analyze_model(model)
-    published_params, published_macs = PUBLISHED[name]
+    ref = REFERENCE[name]
     # Learnable weights (BatchNorm moving statistics are buffers, not parameters, as in the papers).
-    assert info.trainable_params == published_params == spec.published_params
+    assert info.trainable_params == spec.published_params
+    assert info.trainable_params == pytest.approx(ref.params, rel=ref.params_tolerance, abs=0), ref.source
     assert info.params == info.trainable_params + _bn_moving_stats(model)
-    assert abs(info.macs - published_macs) / published_macs < 0.10
+    assert info.macs == pytest.approx(ref.macs, rel=ref.macs_tolerance), ref.source
     assert info.macs == spec.published_macs
 
     reference = _keras_reference(name)

@@ -16,6 +16,40 @@
 # newest that runs there), installing edgecnn with --no-deps and saying so. Timings under emulation mean
 # nothing: the check is that the install and the profiler work on aarch64.
 set -euo pipefail
+
+# Filesystems mounted at or below $1 (deepest first): our proc/dev/sys binds, or debootstrap's own, left
+# behind when an earlier run was killed. findmnt -r writes a space as \x20; printf %b decodes it.
+mounts_under() {
+  local root=$1 target
+  findmnt -rn -o TARGET | while IFS= read -r target; do
+    target=$(printf '%b' "$target")
+    [[ "$target" == "$root" || "$target" == "$root/"* ]] && printf '%s\n' "$target"
+  done | sort -r
+}
+
+# Delete a chroot, but never through a mount: `rm -rf` into a bind of the host's /dev or /sys deletes the
+# host's files. Unmount what is mounted inside, check, refuse if anything is left; --one-file-system is a
+# second guard.
+remove_chroot() {
+  local root target
+  root=$(realpath -m -- "$1")
+  [[ "$root" != / && -n "$root" ]] || { echo "pi_emulation: refusing to delete '$1'" >&2; return 1; }
+  [ -e "$root" ] || return 0
+  while IFS= read -r target; do
+    [ -n "$target" ] && { umount -- "$target" 2>/dev/null || umount -l -- "$target" 2>/dev/null || true; }
+  done < <(mounts_under "$root")
+  if [ -n "$(mounts_under "$root")" ]; then
+    echo "pi_emulation: refusing to delete $root: filesystems are still mounted inside it:" >&2
+    mounts_under "$root" >&2
+    echo "unmount them (umount -R $root) and run again" >&2
+    return 1
+  fi
+  rm -rf --one-file-system -- "$root"
+}
+
+# `source tools/pi_emulation.sh` gives the functions above without running anything (tests use it).
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
+
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 PI_ROOT=${PI_ROOT:-/var/tmp/edgecnn-pi-arm64}
@@ -76,7 +110,7 @@ grep -E '^(interpreter|flags)' /proc/sys/fs/binfmt_misc/qemu-aarch64
 # --- 2. arm64 Debian 12 chroot (kept and reused) --------------------------------------------------------
 if [ ! -e "$PI_ROOT/.debootstrap-done" ]; then
   log "debootstrap arm64 bookworm into $PI_ROOT"
-  rm -rf "$PI_ROOT"
+  remove_chroot "$PI_ROOT"  # a half-built chroot from an interrupted run; never with mounts inside
   time debootstrap --arch=arm64 --variant=minbase --include=ca-certificates,python3,python3-venv \
     bookworm "$PI_ROOT" "$MIRROR" >/tmp/edgecnn-debootstrap.log 2>&1 \
     || { tail -n 20 /tmp/edgecnn-debootstrap.log; exit 1; }

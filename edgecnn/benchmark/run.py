@@ -139,7 +139,7 @@ def run(names: Sequence[str] | None = None, *, out: str | os.PathLike, work: str
 def _measure(results: Results, models: list[tuple[str, str]], configs: list[str], variants: list[str],
              settings: Settings, force: bool, work: Path, session: str, timeout: float, results_path: Path,
              log: Log) -> None:
-    from edgecnn.safety import run_in_child
+    from edgecnn.child import ChildLimits, run_in_child
 
     jobs, done = plan_jobs(results, models, configs, variants, settings, force=force)
     for name in done:
@@ -156,7 +156,10 @@ def _measure(results: Results, models: list[tuple[str, str]], configs: list[str]
             reply = run_in_child("edgecnn.benchmark.measure:measure_model",
                                  {"job": dict(vars(job)), "settings": settings.to_json(), "work": str(work),
                                   "log_file": str(log_file)},
-                                 timeout=timeout, label=f"{job.config}/{job.model}")
+                                 label=f"{job.config}/{job.model}",
+                                 # training and conversion: the converter's memory cap, the benchmark's timeout
+                                 limits=ChildLimits(timeout, ChildLimits.converter().memory,
+                                                    ChildLimits.converter().memory_setting))
         except EdgecnnError as exc:  # a crash, a timeout or a failure outside any variant
             error = str(exc).removeprefix(f"{job.config}/{job.model}: ")  # the report names the model already
             reply = {"rows": [], "failures": [{"config": job.config, "model": job.model, "variant": None,

@@ -49,7 +49,7 @@ def cli() -> None:
     train → convert → profile:
       edgecnn train mobilenet
       edgecnn convert mobilenet --int8
-      edgecnn profile runs/mobilenet_v2/mobilenet_v2_int8.tflite
+      edgecnn profile runs/mobilenet_v2/tflite/mobilenet_v2_int8.tflite
     """
 
 

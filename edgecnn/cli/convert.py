@@ -42,12 +42,14 @@ def _variant_options(func):
 @click.option("-o", "--output", default=None, metavar="OUT.tflite", help="where the .tflite goes (its folder "
               "gets labels.txt, preprocess.json and the report; with several variants, one sub-folder each)")
 @click.option("--report", default=None, metavar="REPORT.json", help="where the JSON report goes")
+@click.option("--trust-model", is_flag=True, help="load Lambda layers of a user model (they run Python code "
+              "stored in the file); refused by default")
 def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dynamic: bool, v_float32: bool,
                     v_all: bool, prune: float | None, prune_pattern: str | None, qat: bool, max_drop: float | None,
                     explain: bool, edgetpu: bool,
                     calibration_samples: int, data: str | None, epochs: int, limit: int | None,
                     eval_limit: int | None, scale: float | None, offset: float | None, output: str | None,
-                    report: str | None) -> None:
+                    report: str | None, trust_model: bool) -> None:
     """Convert NAME (its newest run), RUN_DIR or a Keras MODEL_FILE to TFLite and measure every variant.
 
     \b
@@ -80,7 +82,7 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
     result = convert(source, chosen, prune=prune, prune_pattern=prune_pattern, qat=qat, edgetpu=edgetpu,
                      calibration_samples=calibration_samples, data=data, epochs=epochs, output=output,
                      report=report, limit=limit, eval_limit=eval_limit, scale=scale, offset=offset,
-                     max_drop=max_drop, explain=explain,
+                     max_drop=max_drop, explain=explain, trust_model=trust_model,
                      log=lambda message: click.echo(message, err=True))
     print_report(result)
     if result.edgetpu and "error" in result.edgetpu:

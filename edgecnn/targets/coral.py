@@ -12,9 +12,15 @@ The rules come from Coral's documentation, "TensorFlow models on the Edge TPU"
   and every operation after it run on the CPU (the *cut point*).
 
 Operations missing from that table are reported the way the compiler's own log does ("Operation not
-supported"). The table is the one for compiler/runtime version 14 and newer; HARD_SWISH, LEAKY_RELU and
-TRANSPOSE are not in it and real compiler logs show them unmapped (github.com/google-coral/edgetpu issues
-272, 353, 342), so MobileNetV3-style models should use ReLU/ReLU6 for the Edge TPU.
+supported"). HARD_SWISH and LEAKY_RELU are not in it and real compiler logs show them unmapped
+(github.com/google-coral/edgetpu issues 272, 353), so MobileNetV3-style models should use ReLU/ReLU6 for the
+Edge TPU. TRANSPOSE is mapped from compiler 16 on (Coral's table; the Coral team in google-coral/edgetpu#193,
+2021-08-03: "Compiler version 16 supports 'Transpose' operations"; compiler 15 logged it "Operation not
+supported", #342), though compiler-16 logs also show it left on the CPU for an "unspecified limitation" (#433).
+
+Op versions: the compiler reads a model with the TensorFlow Lite built into it, and an op version newer than
+that stops the whole compilation ("Didn't find op for builtin opcode … Invalid model"); see
+:mod:`edgecnn.targets.coral_versions`.
 
 A float model's ends: the float→int8 QUANTIZE on a model input and the DEQUANTIZE on a model output run on
 the CPU (the compiler logs them as not mapped) without cutting the graph; int8/uint8 model I/O avoids them.
@@ -63,7 +69,11 @@ SUPPORTED_OPS: dict[str, str] = {
     "MUL": "",
     "PACK": "No packing in batch dimension.",
     "PAD": "No padding in batch dimension.",
-    "PRELU": "Alpha must be 1-dimensional (only the innermost dimension can be >1 size).",
+    # Coral's full text (mirrored on developer.axis.com's ARTPEC-7 "supported ops" page) goes on: "If using
+    # Keras PReLU with 4D input (batch, height, width, channels), then shared_axes must be [1,2] so each filter
+    # has only one set of parameters."
+    "PRELU": "Alpha must be 1-dimensional (only the innermost dimension can be >1 size); a Keras PReLU on "
+             "images needs shared_axes=[1, 2].",
     "QUANTIZE": "",
     "REDUCE_MAX": "Cannot operate on the batch dimension.",
     "REDUCE_MIN": "Cannot operate on the batch dimension.",
@@ -85,6 +95,7 @@ SUPPORTED_OPS: dict[str, str] = {
     "SUB": "",
     "SUM": "No reduction in batch dimension. If a z-reduction, the z-dimension must be multiple of 4.",
     "TANH": "",
+    "TRANSPOSE": "Mapped from compiler 16 on; some shapes stay on the CPU (an unspecified limitation).",
     "TRANSPOSE_CONV": "",
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "Unidirectional LSTM only.",
 }
@@ -94,7 +105,6 @@ _UNSUPPORTED_HINTS = {
     "HARD_SWISH": "build the model with activation='relu6' where it offers that",
     "LEAKY_RELU": "use ReLU for the Edge TPU",
     "DEQUANTIZE": "a float tensor inside the graph: some layer was left unquantised",
-    "TRANSPOSE": "keep tensors NHWC; avoid Permute/transpose layers",
     "CUSTOM": "custom ops never run on the Edge TPU",
     "GELU": "the Edge TPU needs a ReLU-style activation here",
 }
@@ -113,6 +123,7 @@ BAD_DTYPE = "Operation is working on an unsupported data type"
 BAD_RANK = "Tensor has unsupported rank (up to 3 innermost dimensions mapped)"
 AFTER_CUT = "More than one subgraph is not supported"
 DYNAMIC = "Tensor has dynamic size"  # ours: the docs require "tensor sizes constant at compile-time"
+UNREADABLE_VERSION = "Didn't find op for builtin opcode"  # the compiler's parse error: the whole model fails
 LIMITATION = "Documented limitation not met"  # ours: the op is in the table but breaks its stated limitation
 EDGE_OF_MODEL = "Runs on the CPU at the model's input/output"  # ours: float↔int8 conversion at the ends
 
@@ -228,6 +239,8 @@ def _op_problem(op: Op, tensors: list[Tensor]) -> tuple[str, str] | None:
         return limit("splits the batch dimension")
     if name == "PACK" and opts.get("axis", None) == 0:
         return limit("packs along the batch dimension")
+    if name == "PRELU" and len(ins) > 1 and sum(1 for d in ins[1].shape[:-1] if d > 1):
+        return limit(f"alpha has shape {list(ins[1].shape)}")
     return None
 
 
@@ -238,6 +251,27 @@ def _boundary(op: Op, tensors: list[Tensor], inputs: list[int], outputs: list[in
     if op.name == "DEQUANTIZE" and op.outputs and op.outputs[0] in outputs:
         return "converts the 8-bit result to a float model output on the CPU (int8/uint8 output avoids it)"
     return None
+
+
+def pin_batch_to_one(model_bytes: bytes) -> bytes:
+    """The same .tflite with a dynamic batch (shape signature -1, shape 1) fixed to 1 in every tensor.
+
+    TensorFlow 2 writes Keras models with batch -1 in each tensor's shape signature; the Edge TPU needs static
+    shapes (Coral's model requirements), and its delegate refuses graphs with dynamic-sized tensors. Only
+    the signature changes: shapes, ops and weights are the bytes they were.
+    """
+    import numpy as np
+    from ai_edge_litert.tools import flatbuffer_utils as fbu
+
+    model = fbu.convert_bytearray_to_object(bytearray(model_bytes))
+    changed = False
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            sig, shape = tensor.shapeSignature, tensor.shape
+            if sig is not None and len(sig) and shape is not None and len(shape) and sig[0] == -1 and shape[0] == 1:
+                tensor.shapeSignature = np.concatenate([[1], np.asarray(sig)[1:]]).astype(np.int32)
+                changed = True
+    return bytes(fbu.convert_object_to_bytearray(model)) if changed else model_bytes
 
 
 def compatibility_report(model_path: str | os.PathLike) -> dict[str, Any]:
@@ -259,12 +293,19 @@ def compatibility_report(model_path: str | os.PathLike) -> dict[str, Any]:
     model = read_tflite(path)
     tensors, inputs, outputs = model.tensors, list(model.inputs), list(model.outputs)
 
+    from edgecnn.targets.coral_versions import COMPILER, version_problem
+
     entries: list[dict[str, Any]] = []
     cut: dict[str, Any] | None = None
+    unreadable: list[str] = []  # ops the compiler cannot even parse: it refuses the whole model
     for op in model.ops:
         boundary = _boundary(op, tensors, inputs, outputs)
         problem = None if boundary else _op_problem(op, tensors)
-        if boundary:
+        too_new = version_problem(op.name, op.version)
+        if too_new:
+            unreadable.append(f"op {op.index} {too_new}")
+            status, compiler_status, reason = "unsupported", UNREADABLE_VERSION, too_new
+        elif boundary:
             status, compiler_status, reason = "cpu", EDGE_OF_MODEL, boundary
         elif problem:
             status, (compiler_status, reason) = "unsupported", problem
@@ -289,6 +330,9 @@ def compatibility_report(model_path: str | os.PathLike) -> dict[str, Any]:
     dyn_other = [t for t in activations if any(d < 0 for d in t.shape_signature[1:])]
     big_rank = [t for t in activations if len(t.shape) > 3 and any(d > 1 for d in t.shape[:-3])]
     checks = [
+        {"rule": f"op versions {COMPILER} reads", "ok": not unreadable,
+         "detail": unreadable[0] + (f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else "")
+         if unreadable else "all"},
         {"rule": "one subgraph", "ok": model.num_subgraphs == 1,
          "detail": f"{model.num_subgraphs} subgraph(s)" + (
              "" if model.num_subgraphs == 1 else "; control flow is not supported, only the main one is analysed")},
@@ -322,8 +366,10 @@ def compatibility_report(model_path: str | os.PathLike) -> dict[str, Any]:
 
     counts = Counter(e["status"] for e in entries)
     n, mapped = len(entries), counts.get("mapped", 0)
-    compatible = bool(cut is None and mapped and model.num_subgraphs == 1 and eight_bit)
-    if not eight_bit:
+    compatible = bool(cut is None and mapped and model.num_subgraphs == 1 and eight_bit and not unreadable)
+    if unreadable:
+        verdict = f"does not compile: {unreadable[0]} (the compiler then refuses the whole model)"
+    elif not eight_bit:
         verdict = "does not compile: Model not quantized (a float model)"
     elif compatible:
         edges = counts.get("cpu", 0)
@@ -435,7 +481,9 @@ def parse_compiler_log(text: str) -> dict[str, Any]:
     success = "Model compiled successfully" in text
     result["compiled"] = success and not errors
     if invalid:
-        result["error"] = f"Invalid model: {invalid.group(1).strip()}"
+        # "Model could not be parsed" says less than the ERROR line before it (e.g. an op version too new)
+        cause = f" ({errors[0].split('. An older version')[0]})" if errors else ""
+        result["error"] = f"Invalid model: {invalid.group(1).strip()}{cause}"
     elif errors:
         result["error"] = errors[0]
     elif not success and rows == []:

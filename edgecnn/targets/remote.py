@@ -16,8 +16,9 @@ The remote needs only the base install (no TensorFlow): on 64-bit Raspberry Pi O
 Every failure becomes one :class:`~edgecnn.errors.EdgecnnError` line: an unreachable host (DNS, refused,
 timeout), failed authentication, a changed host key, edgecnn missing on the remote (with the install
 command), a 32-bit OS (no ai-edge-litert wheels: what works instead), and a failing remote command (its
-own one-line error). Unknown host keys are accepted and remembered for the session, like ssh's
-``StrictHostKeyChecking=accept-new``; a key that differs from ~/.ssh/known_hosts is refused.
+own one-line error). Host keys are checked like ssh's ``StrictHostKeyChecking=accept-new``
+(:mod:`edgecnn.targets.known_hosts`): a new host's key is recorded in ~/.ssh/known_hosts with its fingerprint
+printed, a changed key is refused, and an unreadable known_hosts stops the connection.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from edgecnn.errors import EdgecnnError, MissingExtraError, UsageError
+from edgecnn.targets.known_hosts import changed_key_message
+from edgecnn.targets.known_hosts import configure as configure_host_keys
 
 if TYPE_CHECKING:
     from edgecnn.profile_options import ProfileOptions
@@ -137,11 +140,7 @@ def _connect(user: str, host: str, port: int, identity: str | None, timeout: flo
         if not os.path.isfile(key_file):
             raise UsageError(f"--identity {identity}: no such key file")
     client = paramiko.SSHClient()
-    try:
-        client.load_system_host_keys()
-    except (OSError, paramiko.SSHException):
-        pass  # an unreadable known_hosts must not stop us; unknown keys are accepted below anyway
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # accept-new (not saved to disk)
+    known_hosts = configure_host_keys(client, paramiko)  # accept-new: see edgecnn/targets/known_hosts.py
     try:
         client.connect(host, port=port, username=user, key_filename=key_file, timeout=timeout,
                        banner_timeout=timeout, auth_timeout=timeout, allow_agent=key_file is None,
@@ -149,8 +148,7 @@ def _connect(user: str, host: str, port: int, identity: str | None, timeout: flo
     except socket.gaierror as exc:
         raise EdgecnnError(f"cannot reach {host}: the name does not resolve ({exc.strerror or exc})") from exc
     except paramiko.BadHostKeyException as exc:
-        raise EdgecnnError(f"the SSH host key of {host} changed since it was recorded in ~/.ssh/known_hosts; if the "
-                           f"Pi was reinstalled, remove the old key: ssh-keygen -R {host}") from exc
+        raise EdgecnnError(changed_key_message(host, port, exc.key, known_hosts)) from exc
     except paramiko.PasswordRequiredException as exc:
         raise EdgecnnError(f"the key {identity} is protected by a passphrase: add it to ssh-agent "
                            f"(ssh-add {identity}) and run again without --identity") from exc
