@@ -422,6 +422,23 @@ class Import:
     notes: list[str] = field(default_factory=list)
 
 
+# Where a MobileNet weight file shows its width (alpha): output channels of a layer / the same at alpha 1.
+_WIDTH_PROBES = {"mobilenet_v1": ("conv_pw_13", 1024), "mobilenet_v2": ("block_16_project", 320),
+                 "mobilenet_v3_small": ("expanded_conv_10/project", 96),
+                 "mobilenet_v3_large": ("expanded_conv_14/project", 160)}
+
+
+def file_width(name: str, weights: WeightFile) -> float | None:
+    """The width multiplier (Keras' alpha) a MobileNet weight file was made at; None for other families."""
+    from edgecnn.zoo import resolve_name
+
+    probe = _WIDTH_PROBES.get(resolve_name(name))
+    values = weights.get(probe[0]) if probe else None
+    if not values:
+        return None
+    return round(values[0].shape[-1] / probe[1], 4)
+
+
 def weight_knobs(name: str, knobs: dict[str, Any]) -> dict[str, Any]:
     """The knobs a pretrained body needs (its Keras layout, its ImageNet stem) over the user's; a conflicting
     user knob is a UsageError."""

@@ -89,6 +89,8 @@ def train(
     patience: int | None = None,
     runs_root: str | os.PathLike = "runs",
     callbacks: Sequence[Any] = (),
+    weights: str | None = None,
+    head_epochs: int | None = None,
     **knobs: Any,
 ) -> TrainResult:
     """Train ``model_name`` on ``data`` into a run folder; see the module docstring for the steps.
@@ -96,10 +98,12 @@ def train(
     ``resume=True`` continues the run in ``out_dir`` (or the newest unfinished run of the model under
     ``runs_root``) with its saved settings; only ``epochs`` and ``max_minutes`` may be changed then.
     ``callbacks`` are extra Keras callbacks (they run after the per-epoch checkpoint).
+    ``weights`` (a Keras Applications .h5 or "imagenet") makes it a transfer-learning run (edgecnn.transfer):
+    head first for ``head_epochs``, then fine-tuning.
     """
     given = {"data": data if data != "fashion_mnist" else None, "batch_size": batch_size,
              "input_size": input_size, "channels": channels, "width": width, "learning_rate": learning_rate,
-             "limit": limit, "seed": seed, "patience": patience, "knobs": knobs or None}
+             "limit": limit, "seed": seed, "patience": patience, "knobs": knobs or None, "weights": weights}
     if resume:
         run_dir, config = _resume_config(model_name, out_dir, runs_root, given)
         if epochs is not None:
@@ -114,11 +118,18 @@ def train(
         config, spec = _new_config(model_name, data, epochs=epochs, batch_size=batch_size, input_size=input_size,
                                    channels=channels, width=width, learning_rate=learning_rate, limit=limit,
                                    seed=seed, max_minutes=max_minutes, patience=patience, knobs=knobs)
+        if weights is not None:  # transfer learning: the pretrained body's layout, input size and scaling
+            from edgecnn import transfer
+
+            spec = transfer.configure(config, spec, weights, input_size_given=input_size is not None,
+                                      width_given=width is not None or "width" in knobs, head_epochs=head_epochs)
         dataset = load_dataset(data, spec, seed=config["data"]["seed"], limit=limit)
         config["num_classes"] = dataset.num_classes
         config["data"]["images"] = {"train": len(dataset.x_train), "val": len(dataset.x_val),
                                     "test": len(dataset.x_test)}
         _build_model(config)  # bad knobs fail here, before a run folder exists
+        if "transfer" in config:
+            spec.scale, spec.offset = transfer.input_scaling(config)
         run_dir = _claim_run_dir(config["model"], out_dir, runs_root)
         write_json(run_dir / runs.CONFIG_FILE, config)
         spec.save(run_dir / runs.PREPROCESS_FILE)
@@ -231,7 +242,8 @@ def _resume_config(model_name: str, out_dir, runs_root, given: dict[str, Any]) -
              "input_size": tuple(config["input_shape"][:2]), "channels": config["input_shape"][2],
              "width": config["knobs"].get("width"), "learning_rate": config["learning_rate"],
              "limit": config["data"]["limit"], "seed": config["seed"], "patience": config["patience"],
-             "knobs": {k: v for k, v in config["knobs"].items() if k != "width"} or None}
+             "knobs": {k: v for k, v in config["knobs"].items() if k != "width"} or None,
+             "weights": (config.get("transfer") or {}).get("weights")}
     for key, value in given.items():
         if value is None:
             continue
@@ -241,6 +253,8 @@ def _resume_config(model_name: str, out_dir, runs_root, given: dict[str, Any]) -
             value = (int(value), int(value))
         if key == "input_size":
             value = tuple(int(v) for v in value)
+        if key == "weights" and value != "imagenet":
+            value = str(Path(value).resolve())
         if value != saved[key]:
             raise UsageError(f"--resume continues {run_dir} with its saved settings: {key} was {saved[key]}, "
                              f"not {value} (only --epochs and --max-minutes may change)")
@@ -256,6 +270,11 @@ def _check_labels(dataset: Dataset, run_dir: Path) -> None:
 
 def _build_model(config: dict[str, Any]):
     from edgecnn.zoo import create_model
+
+    if "transfer" in config:
+        from edgecnn import transfer
+
+        return transfer.build(config)
 
     keras.utils.set_random_seed(config["seed"])
     return create_model(config["model"], input_shape=tuple(config["input_shape"]),
@@ -386,6 +405,10 @@ def _learning_rate(config: dict[str, Any], train_images: int):
     """Cosine decay over the planned epochs (to 1% of the start): the last epochs fine-tune instead of
     bouncing around, worth about a point of test accuracy in a five-epoch run. The schedule follows the
     optimizer's step counter, which a resumed run restores from its checkpoint."""
+    if "transfer" in config:
+        from edgecnn import transfer
+
+        return transfer.learning_rate(config, train_images)
     if config.get("lr_schedule", "cosine") != "cosine":
         return config["learning_rate"]
     steps = max(1, -(-train_images // config["batch_size"])) * config["epochs"]
@@ -421,6 +444,10 @@ def _fit(run_dir: Path, config: dict[str, Any], spec: PreprocessSpec, dataset: D
                                    seed=config["seed"] * 1000 + start_epoch)
         val_ds = make_tf_dataset(dataset.x_val, dataset.y_val, spec, config["batch_size"])
         checkpoint = _EpochCheckpoint(ckpt_dir, state, config, best_weights)
+        if "transfer" in config:  # which layers train in which epoch (head first, then fine-tuning)
+            from edgecnn import transfer
+
+            extra_callbacks = [*transfer.callbacks(config), *extra_callbacks]
         keras_verbose = (1 if sys.stdout.isatty() else 2) if verbose else 0
         try:
             model.fit(train_ds, validation_data=val_ds, epochs=config["epochs"], initial_epoch=start_epoch,

@@ -43,9 +43,14 @@ def _raise_interrupt(signum, frame) -> None:
               help="Run folder [default: runs/MODEL, then runs/MODEL-2, ...].")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run (the one in -o, else the newest of MODEL) from its last epoch.")
+@click.option("--weights", metavar="FILE|imagenet",
+              help="Transfer learning from Keras Applications weights (.h5, or imagenet through Keras' cache): "
+                   "new head first, then fine-tuning.")
+@click.option("--head-epochs", type=click.IntRange(min=1), metavar="N",
+              help="With --weights: epochs that train only the new head [default: a third of --epochs].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def train_command(model: str, data: str, epochs, batch_size, input_size, channels, width, learning_rate, limit, seed,
-                  max_minutes, out_dir, resume, quiet) -> None:
+                  max_minutes, out_dir, resume, weights, head_epochs, quiet) -> None:
     """Train MODEL (see `edgecnn models`) and write a run folder.
 
     \b
@@ -57,7 +62,10 @@ def train_command(model: str, data: str, epochs, batch_size, input_size, channel
       edgecnn train lenet5 --epochs 3 --limit 2000
       edgecnn train resnet18 --data photos/ --input-size 64 --channels 3
       edgecnn train mobilenet --resume
+      edgecnn train mobilenet_v2 --data photos/ --weights imagenet
     """
+    if head_epochs is not None and weights is None:
+        raise UsageError("--head-epochs needs --weights (it is the first phase of transfer learning)")
     size = _parse_size(input_size)
     if not resume:
         # Bad data folders are reported before TensorFlow takes seconds to load.
@@ -73,7 +81,7 @@ def train_command(model: str, data: str, epochs, batch_size, input_size, channel
     result = train(model, data, epochs=epochs, batch_size=batch_size, input_size=size,
                    channels=None if channels is None else int(channels), width=width, learning_rate=learning_rate,
                    out_dir=out_dir, resume=resume, limit=limit, seed=seed, max_minutes=max_minutes,
-                   verbose=not quiet)
+                   verbose=not quiet, weights=weights, head_epochs=head_epochs)
     click.echo(f"{result.run_dir}  test accuracy {result.test_accuracy:.4f}")
 
 
