@@ -286,11 +286,11 @@ def download_imagenet(name: str, include_top: bool, width: float = 1.0) -> Weigh
     try:
         model = getattr(keras.applications, family.keras_name)(**kwargs)
     except Exception as exc:  # noqa: BLE001 - a download failure surfaces as many exception types
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise EdgecnnError(f"cannot get the ImageNet weights of Keras Applications' {family.keras_name} "
-                           f"({first}); download the .h5 where the network allows (keras.applications."
-                           f"{family.keras_name}(weights='imagenet') caches it in ~/.keras/models) and pass "
-                           "its path instead of 'imagenet'") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first.rsplit(" -- ", 1)[-1][:160]  # Keras: "URL fetch failure on <url>: None -- <reason>"
+        raise EdgecnnError(f"cannot download the ImageNet weights of Keras Applications' {family.keras_name} "
+                           f"({reason}); where the network allows, keras.applications.{family.keras_name}"
+                           "(weights='imagenet') fetches them into ~/.keras/models: pass that .h5 as --weights") from exc
     return WeightFile.from_model(model, f"ImageNet ({family.keras_name})")
 
 
@@ -558,6 +558,86 @@ def _first_conv_kernel(values: list[np.ndarray], channels: int, bgr: bool) -> li
     if channels == 1:
         kernel = kernel.sum(axis=2, keepdims=True)
     return [np.ascontiguousarray(kernel), *rest]
+
+
+# ---- the other way: a zoo model's weights as a Keras Applications file -----------------------------------------
+
+def _inverse_bn(zoo_values: list[np.ndarray], zoo_eps: float, keras_eps: float) -> list[np.ndarray]:
+    gamma, beta, mean, var = (np.asarray(v, np.float64) for v in zoo_values)
+    return [v.astype(np.float32) for v in (gamma, beta, mean, np.maximum(var + zoo_eps - keras_eps, 0.0))]
+
+
+def save_keras_weights(model, name: str, path: str | os.PathLike, scale: float, offset: float) -> Path:
+    """Write ``model`` (a zoo model in its Keras Applications layout, e.g. a run trained with
+    ``stem="imagenet"``) as the ``.h5`` weight file of the Keras Applications model — Keras itself loads it
+    (``keras.applications.MobileNetV2(weights=path, ...)``) — recording its input size for transfer learning.
+
+    ``scale``/``offset`` (the run's preprocess.json) must be the input scaling Keras Applications uses for the
+    family, or the weights would be read with other inputs than they were trained on.
+    """
+    import h5py
+
+    from edgecnn.fileio import atomic_path
+    from edgecnn.transfer import INPUT_SIZE_ATTR
+
+    family = family_of(name)
+    a, b, bgr = input_scaling(family, WeightFile({}, [], "defaults"))
+    if not (np.allclose(a, scale, rtol=1e-5) and np.allclose(b, offset, rtol=1e-5, atol=1e-6)):
+        raise EdgecnnError(f"{name}: the model takes pixel × {scale:g} + {offset:g}, but Keras Applications' "
+                           f"{family.keras_name} weights are read with pixel × {a[0]:g} + {b[0]:g} per channel; "
+                           "train with that input scaling to export its weights")
+    by_name = {layer.name: layer for layer in model.layers}
+    height, width, channels = (int(v) for v in model.inputs[0].shape[1:])
+    classes = int(model.outputs[0].shape[-1])
+    kwargs: dict[str, Any] = {"input_shape": (height, width, 3), "classes": classes}
+    if name.startswith("mobilenet") and "width" in (spec_knobs := _knobs_of(model)):
+        kwargs["alpha"] = spec_knobs["width"]
+    target = keras_application(name, **kwargs)
+    keras_layers = {layer.name: layer for layer in _flat_layers(target)}
+    first_conv = _first_conv(model)
+    zoo_eps_of = {n: float(getattr(layer, "epsilon", 0.0)) for n, layer in by_name.items()}
+    for pair in family.pairs(model):
+        zoo_values = [by_name[n].get_weights() for n in pair.zoo]
+        kernel_layer = keras_layers[pair.keras[0]]
+        if pair.zoo[0] == first_conv:
+            kernel = zoo_values[0][0]
+            if kernel.shape[2] == 1:
+                kernel = np.repeat(kernel / 3.0, 3, axis=2)  # on grey-as-RGB pixels: the same sum
+            if bgr:
+                kernel = kernel[:, :, ::-1, :]
+            zoo_values[0] = [np.ascontiguousarray(kernel), *zoo_values[0][1:]]
+        main = zoo_values[0]
+        if pair.how == "dense_from_conv":
+            main = [main[0].reshape(1, 1, *main[0].shape), *main[1:]]
+        elif pair.how == "conv_from_dense":
+            main = [main[0].reshape(main[0].shape[-2], main[0].shape[-1]), *main[1:]]
+        elif pair.how == "depthwise_from_grouped":
+            main = [np.transpose(main[0], (0, 1, 3, 2)), *main[1:]]
+        elif pair.how == "bn":
+            main = _inverse_bn(main, zoo_eps_of[pair.zoo[0]], family.bn_epsilon)
+        if pair.how == "conv_bn" and len(kernel_layer.get_weights()) == 2 and len(main) == 1:
+            main = [main[0], np.zeros(main[0].shape[-1], np.float32)]  # Keras' conv bias: the BN holds it
+        kernel_layer.set_weights(main)
+        if pair.how == "conv_bn":
+            keras_layers[pair.keras[1]].set_weights(
+                _inverse_bn(zoo_values[1], zoo_eps_of[pair.zoo[1]], family.bn_epsilon))
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        target.save_weights(str(tmp), save_format="h5")
+        with h5py.File(str(tmp), "a") as f:
+            f.attrs[INPUT_SIZE_ATTR] = np.array([height, width], np.int64)
+    return path
+
+
+def _knobs_of(model) -> dict[str, Any]:
+    """The width a zoo model was built at, read back from its first pointwise layer (MobileNets)."""
+    widths = {"mobilenet_v1": ("block13_pointwise_conv", 1024), "mobilenet_v2": ("block16_project_conv", 320),
+              "mobilenet_v3_small": ("block10_project_conv", 96), "mobilenet_v3_large": ("block14_project_conv", 160)}
+    probe = widths.get(model.name)
+    if not probe:
+        return {}
+    layer = model.get_layer(probe[0])
+    return {"width": round(int(layer.filters) / probe[1], 4)}
 
 
 def keras_preprocess(name: str):
