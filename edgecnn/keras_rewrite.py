@@ -519,8 +519,8 @@ class _PreprocessPass:
         if len(x.shape) != 4:
             raise EdgecnnError(f"cannot prepare layer '{name}' ({what} per channel on a {len(x.shape)}-D tensor) "
                                "for pruning/QAT: convert without --prune and --qat")
-        a = np.broadcast_to(a, (channels,)).astype(np.float32)
-        b = np.broadcast_to(b, (channels,)).astype(np.float32)
+        a = np.broadcast_to(a, (channels,))
+        b = np.broadcast_to(b, (channels,))
         where = "input " if at_input else ""
         layer = self.rb.make("DepthwiseConv2D", f"{where}per-channel {what} → a frozen 1×1 DepthwiseConv2D "
                              "(x × a + b per channel)", name=f"{name}_affine", kernel_size=1, use_bias=True,
@@ -632,8 +632,7 @@ def prepend_input_affine(model, a: np.ndarray, b: np.ndarray, *, in_channels: in
     layer = rb.make("DepthwiseConv2D", None, name=name, kernel_size=1, depth_multiplier=multiplier, use_bias=True,
                     trainable=False)
     x = layer(inp)
-    layer.set_weights([np.asarray(a, np.float32).reshape(1, 1, in_channels, multiplier),
-                       np.asarray(b, np.float32).reshape(-1)])
+    layer.set_weights([np.asarray(a).reshape(1, 1, in_channels, multiplier), np.asarray(b).reshape(-1)])
     outputs = rb.run(model, [x], lambda node, args, kwargs, prefix: rb.call_copy(node.layer, args, kwargs))
     return rb.keras.Model(inp, outputs, name=model.name)
 

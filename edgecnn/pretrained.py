@@ -304,7 +304,7 @@ def _bn_weights(keras_bn: list[np.ndarray], zoo_bn, keras_eps: float, conv_bias:
     if conv_bias is not None:
         mean = mean - conv_bias  # BN(conv + b) = BN'(conv) with mean' = mean - b
     var = np.maximum(var + keras_eps - float(zoo_bn.epsilon), 0.0)
-    return [v.astype(np.float32) for v in (gamma, beta, mean, var)]
+    return [gamma, beta, mean, var]  # float64 here: set_weights rounds once, to the model's own dtype
 
 
 class _Loader:
@@ -564,7 +564,7 @@ def _first_conv_kernel(values: list[np.ndarray], channels: int, bgr: bool) -> li
 
 def _inverse_bn(zoo_values: list[np.ndarray], zoo_eps: float, keras_eps: float) -> list[np.ndarray]:
     gamma, beta, mean, var = (np.asarray(v, np.float64) for v in zoo_values)
-    return [v.astype(np.float32) for v in (gamma, beta, mean, np.maximum(var + zoo_eps - keras_eps, 0.0))]
+    return [gamma, beta, mean, np.maximum(var + zoo_eps - keras_eps, 0.0)]
 
 
 def save_keras_weights(model, name: str, path: str | os.PathLike, scale: float, offset: float) -> Path:
@@ -616,7 +616,7 @@ def save_keras_weights(model, name: str, path: str | os.PathLike, scale: float, 
         elif pair.how == "bn":
             main = _inverse_bn(main, zoo_eps_of[pair.zoo[0]], family.bn_epsilon)
         if pair.how == "conv_bn" and len(kernel_layer.get_weights()) == 2 and len(main) == 1:
-            main = [main[0], np.zeros(main[0].shape[-1], np.float32)]  # Keras' conv bias: the BN holds it
+            main = [main[0], np.zeros(main[0].shape[-1])]  # Keras' conv bias: the BN holds it
         kernel_layer.set_weights(main)
         if pair.how == "conv_bn":
             keras_layers[pair.keras[1]].set_weights(
