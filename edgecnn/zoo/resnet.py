@@ -128,7 +128,8 @@ def resnet50(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0, ac
     Canonical (224×224×3, 1000 classes): 25,557,032 trainable params (torchvision), 4.09 G MACs (torchvision: 4.09 G).
     Keras Applications' ResNet50 is v1 (stride on the first 1×1, conv biases): 25,636,712 params incl. BN
     statistics and 3.86 G MACs; the difference in params is exactly its conv biases. ``layout="keras"`` builds
-    that v1 graph (without the biases: edgecnn.pretrained folds them into the BatchNorms).
+    that v1 graph without the biases (edgecnn.pretrained folds them into the BatchNorms): 3.86 G MACs and
+    25,610,152 params incl. BN statistics, Keras' 25,636,712 minus its 26,560 conv biases.
     Stems: ``auto`` (small below 64 px), ``imagenet`` (≥ 32 px), ``small`` (3×3/1, ≥ 8 px).
     """
     return _resnet("resnet50", (3, 4, 6, 3), _bottleneck, input_shape, num_classes, width, activation, stem,
