@@ -218,9 +218,14 @@ def _finish_file_spec(src: _Source, model, log: Log) -> None:
     if src.spec is None:
         if c not in (1, 3):
             raise EdgecnnError(f"{src.model_path}: input has {c} channels; edgecnn handles 1 (grey) or 3 (RGB)")
-        src.spec = PreprocessSpec(h, w, c)
+        from edgecnn.keras_rewrite import input_preprocessing
+
+        # Keras Applications models that scale their own input (Rescaling/Normalization first) take raw pixels.
+        scaling = input_preprocessing(model)
+        src.spec = PreprocessSpec(h, w, c, **({"scale": 1.0, "offset": 0.0} if scaling else {}))
         if overrides.get("scale") is None and overrides.get("offset") is None:
-            log(f"no preprocess.json beside {src.model_path}: assuming inputs are pixel/255 "
+            assumed = f"raw pixels 0-255 (it starts with {scaling})" if scaling else "pixel/255"
+            log(f"no preprocess.json beside {src.model_path}: assuming inputs are {assumed} "
                 "(pass --scale/--offset if the model expects something else)")
     for key in ("scale", "offset", "resize"):
         if overrides.get(key) is not None:
@@ -441,21 +446,23 @@ def _run_child(job: dict[str, Any], variant: str, workdir: Path) -> dict[str, An
     crashes and converter errors become one-line EdgecnnErrors."""
     from edgecnn.child import ChildCrashed, ChildFailed, ChildLimits, ChildOutOfMemory, ChildTimedOut, run_child
 
+    from_qat = bool(job.get("from_qat"))
     try:
         run = run_child("edgecnn.convert:convert_in_child", {"job": job}, limits=ChildLimits.converter(),
                         label=variant, env={"TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1"})
     except ChildCrashed as exc:
         if exc.memory_note:
             raise EdgecnnError(f"{variant}: the converter crashed ({exc.signal_name}){exc.memory_note}") from None
+        what = "the QAT model" if from_qat else "this model"
         raise EdgecnnError(f"{variant}: the converter or the runtime crashed ({exc.signal_name}) converting or first "
-                           "running this model; try another variant (e.g. --dynamic) or --qat") from None
+                           f"running {what}; {_alternatives(variant, from_qat)}") from None
     except (ChildTimedOut, ChildOutOfMemory):
         raise
     except ChildFailed as exc:
-        raise EdgecnnError(f"{variant}: {explain_converter_error(exc.stderr, variant)}") from None
+        raise EdgecnnError(f"{variant}: {explain_converter_error(exc.stderr, variant, from_qat)}") from None
     result = run.value
     if "error" in result:
-        raise EdgecnnError(f"{variant}: {explain_converter_error(result['error'], variant)}")
+        raise EdgecnnError(f"{variant}: {explain_converter_error(result['error'], variant, from_qat)}")
     if "failed to create XNNPACK runtime" in run.stderr and result.get("xnnpack") == "all ops":
         result["xnnpack"] = "refused"
     return result
@@ -465,8 +472,18 @@ def _run_child(job: dict[str, Any], variant: str, workdir: Path) -> dict[str, An
 _LAYER_IN_LOCATION = re.compile(r"(?:^|[;\"'\s(])[A-Za-z0-9_.\-]+/(?:quant_)?([A-Za-z0-9_.\-]+)/")
 
 
-def explain_converter_error(text: str, variant: str) -> str:
-    """One line from the converter's long error text: the failing op, its layer, and a flag to try."""
+def _alternatives(variant: str, from_qat: bool = False) -> str:
+    """What to try instead — never the flag that was already given (a QAT model is not told to add --qat)."""
+    if variant not in INTEGER_VARIANTS:
+        return "try another variant (e.g. --dynamic)"
+    if from_qat:
+        return "try without --qat (post-training int8 calibration) or --dynamic (float activations)"
+    return "try --qat (quantisation-aware training) or --dynamic (float activations)"
+
+
+def explain_converter_error(text: str, variant: str, from_qat: bool = False) -> str:
+    """One line from the converter's long error text: the failing op, its layer, and a flag to try
+    (``from_qat``: the model already came from quantisation-aware training)."""
     text = text or "conversion failed"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     error_lines = [line for line in lines if "error:" in line] or lines
@@ -477,7 +494,7 @@ def explain_converter_error(text: str, variant: str) -> str:
     if "Flex" in text or "Select TensorFlow op" in text or "not supported by" in text:
         hint = "; the op has no TFLite builtin kernel: replace that layer, or try --float32/--fp16"
     elif variant in INTEGER_VARIANTS:
-        hint = "; try --qat (quantisation-aware training) or --dynamic (float activations)"
+        hint = "; " + _alternatives(variant, from_qat)
     else:
         hint = ""
     return f"cannot convert{layer}: {message[:240]}{hint}"
@@ -646,6 +663,12 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         src.labels = [f"class_{i}" for i in range(int(model.outputs[0].shape[-1]))]
 
     notes: list[str] = []
+    if src.kind == "file" and (qat or sparsity is not None):  # users' graphs: into layers tfmot accepts
+        from edgecnn.keras_rewrite import prepare_for_tfmot
+
+        rewrite = prepare_for_tfmot(model, spec, dataset.x_test if len(dataset.x_test) else dataset.x_train, log)
+        model, spec = rewrite.model, rewrite.spec
+        notes.extend(rewrite.notes())
     optimisations: dict[str, Any] = {"prune": sparsity, "prune_pattern": prune_pattern, "qat": qat,
                                      "epochs": epochs if (qat or sparsity is not None) else 0,
                                      "calibration_samples": calibration_samples}
@@ -672,7 +695,8 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             source_model = saved["qat"] if (qat_model is not None and variant in INTEGER_VARIANTS) else saved["base"]
             log(f"converting {variant}" + (" (from the QAT model)" if source_model == saved.get("qat") else ""))
             job = {"variant": variant, "saved_model": str(source_model), "calibration": str(calibration_file),
-                   "output": str(workdir / f"{variant}.tflite"), "try_sparse": sparsity is not None}
+                   "output": str(workdir / f"{variant}.tflite"), "try_sparse": sparsity is not None,
+                   "from_qat": source_model == saved.get("qat")}
             info = _run_child(job, variant, workdir)
             produced[variant] = ((workdir / f"{variant}.tflite").read_bytes(), info)
 

@@ -96,6 +96,8 @@ def train(
     distribute: str = "none",
     lr_scaling: str | None = None,
     mixed_precision: bool = False,
+    weights: str | None = None,
+    head_epochs: int | None = None,
     **knobs: Any,
 ) -> TrainResult:
     """Train ``model_name`` on ``data`` into a run folder; see the module docstring for the steps.
@@ -109,6 +111,8 @@ def train(
     ``lr_scaling`` (none, linear, sqrt) scales the learning rate with it; ``mixed_precision`` needs a GPU.
     A multi-worker job needs ``out_dir`` on storage every worker reads, and continues there by itself when
     restarted after a failure.
+    ``weights`` (a Keras Applications .h5 or "imagenet") makes it a transfer-learning run (edgecnn.transfer):
+    head first for ``head_epochs``, then fine-tuning.
     """
     if lr_scaling is not None and lr_scaling not in dist.LR_SCALING:
         raise UsageError(f"lr_scaling must be one of {', '.join(dist.LR_SCALING)}, got {lr_scaling!r}")
@@ -124,7 +128,7 @@ def train(
     given = {"data": data if data != "fashion_mnist" else None, "batch_size": batch_size,
              "input_size": input_size, "channels": channels, "width": width, "learning_rate": learning_rate,
              "limit": limit, "seed": seed, "patience": patience, "knobs": knobs or None,
-             "lr_scaling": lr_scaling, "mixed_precision": mixed_precision or None}
+             "lr_scaling": lr_scaling, "mixed_precision": mixed_precision or None, "weights": weights}
     if resume:
         run_dir, config = _resume_config(model_name, out_dir, runs_root, given)
         if epochs is not None:
@@ -141,11 +145,18 @@ def train(
                                    seed=seed, max_minutes=max_minutes, patience=patience, knobs=knobs)
         # Settings a resumed run must keep: the optimiser (loss scaling) and the step size depend on them.
         config.update(lr_scaling=lr_scaling or "none", mixed_precision=bool(mixed_precision))
+        if weights is not None:  # transfer learning: the pretrained body's layout, input size and scaling
+            from edgecnn import transfer
+
+            spec = transfer.configure(config, spec, weights, input_size_given=input_size is not None,
+                                      width_given=width is not None or "width" in knobs, head_epochs=head_epochs)
         dataset = load_dataset(data, spec, seed=config["data"]["seed"], limit=limit)
         config["num_classes"] = dataset.num_classes
         config["data"]["images"] = {"train": len(dataset.x_train), "val": len(dataset.x_val),
                                     "test": len(dataset.x_test)}
         _build_model(config)  # bad knobs fail here, before a run folder exists
+        if "transfer" in config:
+            spec.scale, spec.offset = transfer.input_scaling(config)
         if plan.is_chief:
             run_dir = _claim_run_dir(config["model"], out_dir, runs_root,
                                      reuse_if_unstarted=config if plan.multi_worker else None)
@@ -284,7 +295,8 @@ def _resume_config(model_name: str, out_dir, runs_root, given: dict[str, Any]) -
              "width": config["knobs"].get("width"), "learning_rate": config["learning_rate"],
              "limit": config["data"]["limit"], "seed": config["seed"], "patience": config["patience"],
              "knobs": {k: v for k, v in config["knobs"].items() if k != "width"} or None,
-             "lr_scaling": config.get("lr_scaling", "none"), "mixed_precision": config.get("mixed_precision", False)}
+             "lr_scaling": config.get("lr_scaling", "none"), "mixed_precision": config.get("mixed_precision", False),
+             "weights": (config.get("transfer") or {}).get("weights")}
     for key, value in given.items():
         if value is None:
             continue
@@ -294,6 +306,8 @@ def _resume_config(model_name: str, out_dir, runs_root, given: dict[str, Any]) -
             value = (int(value), int(value))
         if key == "input_size":
             value = tuple(int(v) for v in value)
+        if key == "weights" and value != "imagenet":
+            value = str(Path(value).resolve())
         if value != saved[key]:
             raise UsageError(f"--resume continues {run_dir} with its saved settings: {key} was {saved[key]}, "
                              f"not {value} (only --epochs and --max-minutes may change)")
@@ -309,6 +323,11 @@ def _check_labels(dataset: Dataset, run_dir: Path) -> None:
 
 def _build_model(config: dict[str, Any]):
     from edgecnn.zoo import create_model
+
+    if "transfer" in config:
+        from edgecnn import transfer
+
+        return transfer.build(config)
 
     keras.utils.set_random_seed(config["seed"])
     return create_model(config["model"], input_shape=tuple(config["input_shape"]),
@@ -490,6 +509,10 @@ def _learning_rate(config: dict[str, Any], train_images: int):
     bouncing around, worth about a point of test accuracy in a five-epoch run. The schedule follows the
     optimizer's step counter, which a resumed run restores from its checkpoint. The start is the learning rate
     scaled with the global batch when the run asked for it (``lr_scaling``)."""
+    if "transfer" in config:
+        from edgecnn import transfer
+
+        return transfer.learning_rate(config, train_images)
     start = dist.scaled_learning_rate(config["learning_rate"], config.get("lr_scaling", "none"), config["batch_size"])
     if config.get("lr_schedule", "cosine") != "cosine":
         return start
@@ -552,6 +575,10 @@ def _train_epochs(model, run_dir: Path, config: dict[str, Any], spec: Preprocess
                                seed=config["seed"] * 1000 + start_epoch)
     val_ds = make_tf_dataset(dataset.x_val, dataset.y_val, spec, config["batch_size"], cache=True)
     keras_verbose = (1 if sys.stdout.isatty() else 2) if verbose and plan.is_chief else 0
+    if "transfer" in config:  # which layers train in which epoch (head first, then fine-tuning)
+        from edgecnn import transfer
+
+        extra_callbacks = [*transfer.callbacks(config), *extra_callbacks]
     with dist.scratch_dir(plan) as scratch:
         checkpoint = _EpochCheckpoint(run_dir / runs.CHECKPOINT_DIR, state, config, best_weights, scratch_dir=scratch,
                                       plan=plan if plan.multi_worker else None, train_images=len(dataset.x_train))

@@ -50,9 +50,15 @@ def _raise_interrupt(signum, frame) -> None:
 @click.option("--lr-scaling", type=click.Choice(["none", "linear", "sqrt"]),
               help="Scale --lr with the global batch / 128 [default: none].")
 @click.option("--mixed-precision", is_flag=True, help="float16 compute, float32 weights (GPUs only).")
+@click.option("--weights", metavar="FILE|imagenet",
+              help="Transfer learning from Keras Applications weights (.h5, or imagenet through Keras' cache): "
+                   "new head first, then fine-tuning.")
+@click.option("--head-epochs", type=click.IntRange(min=1), metavar="N",
+              help="With --weights: epochs that train only the new head [default: a third of --epochs].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def train_command(model: str, data: str, epochs, batch_size, input_size, channels, width, learning_rate, limit, seed,
-                  max_minutes, out_dir, resume, distribute, lr_scaling, mixed_precision, quiet) -> None:
+                  max_minutes, out_dir, resume, distribute, lr_scaling, mixed_precision, weights, head_epochs,
+                  quiet) -> None:
     """Train MODEL (see `edgecnn models`) and write a run folder.
 
     \b
@@ -66,7 +72,10 @@ def train_command(model: str, data: str, epochs, batch_size, input_size, channel
       edgecnn train resnet18 --data photos/ --input-size 64 --channels 3
       edgecnn train mobilenet --resume
       TF_CONFIG=... edgecnn train resnet18 --distribute multi-worker -o /shared/run
+      edgecnn train mobilenet_v2 --data photos/ --weights imagenet
     """
+    if head_epochs is not None and weights is None:
+        raise UsageError("--head-epochs needs --weights (it is the first phase of transfer learning)")
     size = _parse_size(input_size)
     if not resume:
         # Bad data folders are reported before TensorFlow takes seconds to load.
@@ -82,7 +91,8 @@ def train_command(model: str, data: str, epochs, batch_size, input_size, channel
     result = train(model, data, epochs=epochs, batch_size=batch_size, input_size=size,
                    channels=None if channels is None else int(channels), width=width, learning_rate=learning_rate,
                    out_dir=out_dir, resume=resume, limit=limit, seed=seed, max_minutes=max_minutes,
-                   verbose=not quiet, distribute=distribute, lr_scaling=lr_scaling, mixed_precision=mixed_precision)
+                   verbose=not quiet, distribute=distribute, lr_scaling=lr_scaling, mixed_precision=mixed_precision,
+                   weights=weights, head_epochs=head_epochs)
     if not result.is_chief:
         click.echo(f"{result.run_dir}  written by the chief (this worker trained its share)")
         return

@@ -89,10 +89,38 @@ class LayerScale(keras.layers.Layer, _PrunableLayer):
         return {**super().get_config(), "init_value": self.init_value}
 
 
+@_serializable
+class ScalarAffine(keras.layers.Layer, _PrunableLayer):
+    """``x * scale + offset`` with constant scalars: what ``x + 3``, ``x * 0.5`` or ``x / 255`` on a Keras tensor
+    computes as a raw TF op (``TFOpLambda``), as a layer object that tfmot accepts (edgecnn.keras_rewrite makes
+    them). Converts to TFLite MUL and/or ADD with a constant; nothing to learn, nothing to prune."""
+
+    def __init__(self, scale: float = 1.0, offset: float = 0.0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+        self.offset = float(offset)
+
+    def call(self, inputs):
+        if self.scale != 1.0:
+            inputs = inputs * self.scale
+        if self.offset != 0.0:
+            inputs = inputs + self.offset
+        return inputs
+
+    def get_prunable_weights(self) -> list:
+        return []
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+
 #: Every custom layer by the name Keras serialises it under and by its bare class name.
 CUSTOM_OBJECTS: dict[str, type] = {}
-for _cls in (HardSigmoid, HardSwish, LayerScale):
+for _cls in (HardSigmoid, HardSwish, LayerScale, ScalarAffine):
     CUSTOM_OBJECTS[_cls.__name__] = _cls
     CUSTOM_OBJECTS[f"edgecnn>{_cls.__name__}"] = _cls
 
-__all__ = ["CUSTOM_OBJECTS", "HardSigmoid", "HardSwish", "LayerScale"]
+__all__ = ["CUSTOM_OBJECTS", "HardSigmoid", "HardSwish", "LayerScale", "ScalarAffine"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from edgecnn._tf import keras
 from edgecnn.zoo.blocks import BN_MOMENTUM, activation_layer, conv_bn_act, resolve_stem
 from edgecnn.zoo.registry import register_model
+from edgecnn.zoo.resnet import check_layout, imagenet_stem
 from edgecnn.zoo.simple import check_knobs, scaled
 
 layers = keras.layers
@@ -38,7 +39,7 @@ def _transition(x, activation, name):
                 "Networks, arXiv:1608.06993", params=7_978_856, macs=2_834_161_664,
                 small_input=(32, 32, 1), min_input=8)
 def densenet121(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0, activation: str = "relu",
-                stem: str = "auto"):
+                stem: str = "auto", layout: str = "zoo"):
     """DenseNet-121 (BC): dense blocks of (6, 12, 24, 16) layers, growth rate 32 × ``width``,
     bottleneck 4·growth, compression 0.5 → BN → activation → global average pool → Dense(softmax).
 
@@ -47,14 +48,16 @@ def densenet121(input_shape=(224, 224, 3), num_classes=1000, width: float = 1.0,
     count incl. BN moving statistics equals Keras Applications' DenseNet121 (8,062,504).
     Stem ``imagenet``: 7×7/2 conv (2·growth) → BN → act → 3×3/2 max-pool (32× overall, needs ≥ 32 px);
     ``small``: 3×3/1 conv → BN → act (8× overall, needs ≥ 8 px); ``auto`` picks small below 64 px.
+    ``layout="keras"`` pads the ImageNet stem on every side as Keras Applications' DenseNet121 does (the only
+    structural difference from it; see edgecnn.zoo.resnet.imagenet_stem), for its weights (edgecnn.pretrained).
     """
     check_knobs("densenet121", width, activation)
+    check_layout("densenet121", layout)
     chosen = resolve_stem(stem, input_shape, model="densenet121", imagenet_min=32, small_min=8)
     growth = scaled(32, width)
     inputs = keras.Input(input_shape, name="input")
     if chosen == "imagenet":
-        x = conv_bn_act(inputs, 2 * growth, 7, 2, activation=activation, name="conv1", bn_epsilon=EPS)
-        x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+        x = imagenet_stem(inputs, 2 * growth, activation, layout, bn_epsilon=EPS)
     else:
         x = conv_bn_act(inputs, 2 * growth, 3, 1, activation=activation, name="conv1", bn_epsilon=EPS)
     for b, count in enumerate((6, 12, 24, 16), start=1):

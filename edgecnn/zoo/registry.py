@@ -112,12 +112,23 @@ def create_model(
     name: str,
     input_shape: tuple[int, int, int] | None = None,
     num_classes: int | None = None,
+    weights: str | None = None,
     **knobs: Any,
 ):
     """Build a registered model. Defaults are the canonical (paper) configuration.
 
+    ``weights``: a Keras Applications ``.h5`` file or ``"imagenet"`` for the families that have a Keras
+    Applications counterpart (edgecnn.pretrained): the model is built in that layout with those weights and a
+    new classifier when ``num_classes`` differs; it expects ``pixel × scale + offset`` as given by its
+    ``edgecnn_input_scaling`` attribute (``edgecnn.pretrained.create_pretrained`` says more).
     Unknown knobs and inputs below the family's minimum raise :class:`UsageError` with a clear message.
     """
+    if weights is not None:
+        from edgecnn.pretrained import create_pretrained
+
+        model, loaded = create_pretrained(name, weights, input_shape, num_classes, **knobs)
+        model.edgecnn_input_scaling = (loaded.scale, loaded.offset)
+        return model
     spec = get_spec(name)
     shape = tuple(int(v) for v in (input_shape or spec.canonical_input))
     if len(shape) != 3:
