@@ -207,6 +207,62 @@ def _is_prunable(layer) -> bool:
     return type(layer).__name__ in PRUNABLE_TYPES
 
 
+def prunable_sizes(model) -> dict[str, int]:
+    """Weights in the kernel of every Conv2D/Dense layer, by layer name (what magnitude pruning zeroes)."""
+    return {layer.name: int(np.prod(layer.get_weights()[0].shape)) for layer in model.layers
+            if _is_prunable(layer) and layer.get_weights()}
+
+
+def _keep_none(model) -> list[str]:
+    return []
+
+
+def _keep_first(model) -> list[str]:
+    """The first Conv2D/Dense layer (the stem: few weights that every feature is built from)."""
+    return list(prunable_sizes(model))[:1]
+
+
+def smallest_layers(model, share: float = 0.05) -> list[str]:
+    """The smallest prunable layers, whole groups of equal size at a time (no arbitrary tie-break), while
+    together they hold at most ``share`` of the prunable weights."""
+    sizes = prunable_sizes(model)
+    budget = share * sum(sizes.values())
+    kept: list[str] = []
+    held = 0
+    for size in sorted(set(sizes.values())):
+        group = [name for name, n in sizes.items() if n == size]
+        if held + size * len(group) > budget:
+            break
+        kept += group
+        held += size * len(group)
+    return kept
+
+
+# Which layers stay dense (the ``keep`` knob of :func:`prune` takes one of these names or a list of layers).
+KEEP_RULES: dict[str, Callable[[Any], list[str]]] = {
+    "none": _keep_none, "first": _keep_first, "smallest": smallest_layers}
+
+
+def layers_to_keep(model, keep: str | Sequence[str]) -> list[str]:
+    """Layer names for ``keep``: a rule of :data:`KEEP_RULES` or the names themselves."""
+    if isinstance(keep, str):
+        return KEEP_RULES[_check_choice(keep, KEEP_RULES, "keep")](model)
+    return list(keep)
+
+
+def compensated_sparsity(sparsity: float, sizes: dict[str, int], keep: Sequence[str]) -> float:
+    """The sparsity each pruned layer needs so that the prunable weights as a whole reach ``sparsity``
+    although the layers in ``keep`` stay dense."""
+    total = sum(sizes.values())
+    pruned = total - sum(sizes.get(name, 0) for name in keep)
+    if pruned <= 0:
+        raise UsageError("every prunable layer is kept dense: nothing left to prune")
+    value = sparsity * total / pruned
+    if value >= 1.0:
+        raise UsageError(f"cannot reach {sparsity:.0%} sparsity with {len(keep)} layers kept dense")
+    return value
+
+
 def wrap_for_pruning(model, sparsity: float, *, pattern: tuple[int, int] | None = None, total_steps: int = 1,
                      schedule: str = "auto", keep: Sequence[str] = (),
                      custom_objects: dict[str, Any] | None = None):
@@ -247,23 +303,26 @@ def wrap_for_pruning(model, sparsity: float, *, pattern: tuple[int, int] | None 
 
 def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = None, pattern: str | None = None,
           epochs: int = 1, batch_size: int = 64, learning_rate: float = 3e-4, lr_schedule: str = "constant",
-          schedule: str = "auto", keep: Sequence[str] = (), seed: int = 0,
+          schedule: str = "auto", keep: str | Sequence[str] = (), seed: int = 0,
           custom_objects: dict[str, Any] | None = None, verbose: int = 0,
           log: Callable[[str], None] | None = None):
     """Magnitude-prune ``model`` to ``sparsity`` with fine-tuning on ``data``; returns a stripped Keras model.
 
     ``pattern="2:4"`` gives structured N:M sparsity (then ``sparsity`` is implied by the pattern).
     ``schedule`` (a key of :data:`PRUNING_SCHEDULES`) says how sparsity grows over the fine-tune,
-    ``lr_schedule`` (a key of :data:`LR_SCHEDULES`) how the learning rate moves; layers named in ``keep``
-    stay dense.
+    ``lr_schedule`` (a key of :data:`LR_SCHEDULES`) how the learning rate moves. ``keep`` (a rule of
+    :data:`KEEP_RULES` or layer names) stays dense; the other layers are pruned a little harder so that the
+    prunable weights as a whole still reach ``sparsity``.
     """
     sparsity = check_sparsity(sparsity)
     m_by_n = parse_pattern(pattern)
     data = _as_finetune_data(data, spec)
     sp = _tfmot().sparsity.keras
     total = steps_per_epoch(len(data.x), batch_size) * max(1, epochs)
-    wrapped, how = wrap_for_pruning(model, sparsity, pattern=m_by_n, total_steps=total, schedule=schedule,
-                                    keep=tuple(keep), custom_objects=custom_objects)
+    kept = tuple(layers_to_keep(model, keep))
+    per_layer = compensated_sparsity(sparsity, prunable_sizes(model), kept) if kept and not m_by_n else sparsity
+    wrapped, how = wrap_for_pruning(model, per_layer, pattern=m_by_n, total_steps=total, schedule=schedule,
+                                    keep=kept, custom_objects=custom_objects)
     if log:
         what = f"{pattern} pattern" if m_by_n else f"{sparsity:.0%} sparsity"
         log(f"pruning ({how}) to {what}, fine-tuning {epochs} epoch(s) on {len(data.x)} images")

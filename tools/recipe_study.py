@@ -84,11 +84,24 @@ RECIPES: dict[str, Recipe] = {
     "prune_poly_cosine_3ep": Recipe("prune", "polynomial ramp + cosine decay, 3 epochs",
                                     {**_OLD_PRUNE, "schedule": "polynomial", "lr_schedule": "cosine",
                                      "epochs": 3}),
+    # The library's defaults as they are when measured (the options used are recorded in the result).
+    "qat_default": Recipe("qat", "edgecnn.optimize.quantize_aware defaults"),
+    "prune_default": Recipe("prune", "edgecnn.optimize.prune defaults"),
+    "prune_first": Recipe("prune", "old + the first conv kept dense", {**_OLD_PRUNE, "keep": "first"}),
+    "prune_smallest": Recipe("prune", "old + the smallest layers (≤ 5% of the weights) kept dense",
+                             {**_OLD_PRUNE, "keep": "smallest"}),
+    "prune_poly_first": Recipe("prune", "polynomial ramp + the first conv kept dense",
+                               {**_OLD_PRUNE, "schedule": "polynomial", "keep": "first"}),
+    "prune_poly_smallest": Recipe("prune", "polynomial ramp + the smallest layers kept dense",
+                                  {**_OLD_PRUNE, "schedule": "polynomial", "keep": "smallest"}),
+    "prune_poly_3ep": Recipe("prune", "polynomial ramp over 3 epochs", {**_OLD_PRUNE, "schedule": "polynomial",
+                                                                       "epochs": 3}),
 }
 RECIPE_GROUPS = {
     "qat": ["ptq", "qat_ranges_only", "float_ft", "qat_old", "qat_bn_frozen", "qat_cosine", "qat_bn_frozen_cosine",
             "qat_lr1e-5"],
     "prune": ["prune_old", "prune_poly", "prune_poly_cosine"],
+    "keep": ["prune_first", "prune_smallest", "prune_poly_first", "prune_poly_smallest"],
 }
 
 
@@ -130,14 +143,14 @@ class Splits:
 
 def load_splits(run_dir: Path) -> Splits:
     from edgecnn import runs
-    from edgecnn.data import load_dataset
+    from edgecnn.data import adapt_batch, load_dataset
     from edgecnn.preprocess import PreprocessSpec
 
     spec = PreprocessSpec.load(run_dir / runs.PREPROCESS_FILE)
     seed = runs.read_config(run_dir).get("data", {}).get("seed", 0)
     tuning = load_dataset("fashion_mnist", spec, seed=seed, limit=TRAIN_IMAGES)  # the run's own subset
-    full = load_dataset("fashion_mnist", spec, seed=seed)
-    return Splits(spec, tuning, full.x_test[:TEST_IMAGES], full.y_test[:TEST_IMAGES])
+    full = load_dataset("fashion_mnist", None, seed=seed)  # adapted below: only the images used
+    return Splits(spec, tuning, adapt_batch(full.x_test[:TEST_IMAGES], spec), full.y_test[:TEST_IMAGES])
 
 
 def load_trained(run_dir: Path):
@@ -216,6 +229,22 @@ def _float_finetune(model, splits: Splits, options: dict[str, Any]):
     return model
 
 
+_KNOBS = ("epochs", "learning_rate", "lr_schedule", "freeze_batch_norm", "schedule", "keep", "batch_size")
+
+
+def library_defaults(kind: str) -> dict[str, Any]:
+    """The fine-tuning knobs edgecnn.optimize uses when a recipe does not set them."""
+    import inspect
+
+    from edgecnn import optimize
+
+    function = {"qat": optimize.quantize_aware, "prune": optimize.prune}.get(kind)
+    if function is None:
+        return {}
+    parameters = inspect.signature(function).parameters
+    return {name: parameters[name].default for name in _KNOBS if name in parameters}
+
+
 def run_recipe(model_name: str, recipe_name: str, work: Path) -> dict[str, Any]:
     from edgecnn import optimize
 
@@ -227,7 +256,8 @@ def run_recipe(model_name: str, recipe_name: str, work: Path) -> dict[str, Any]:
     model = load_trained(run_dir)
     custom = optimize.zoo_custom_objects()
     row: dict[str, Any] = {"recipe": recipe_name, "kind": recipe.kind, "about": recipe.about,
-                           "options": recipe.options, "loadavg_start": os.getloadavg()[0]}
+                           "options": {**library_defaults(recipe.kind), **recipe.options},
+                           "loadavg_start": os.getloadavg()[0]}
     t0, cpu0 = time.perf_counter(), time.process_time()
     files: dict[str, Path] = {}
     if recipe.kind == "ptq":
