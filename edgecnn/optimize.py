@@ -79,12 +79,35 @@ def _as_finetune_data(data: Any, spec: PreprocessSpec | None) -> FineTuneData:
     raise EdgecnnError("fine-tuning data must be a Dataset, (images, labels) or FineTuneData")
 
 
+def _constant_lr(learning_rate: float, steps: int):
+    return learning_rate
+
+
+def _cosine_lr(learning_rate: float, steps: int):
+    from edgecnn._tf import keras
+
+    return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps), alpha=0.0)
+
+
+# How the learning rate moves over a fine-tune of ``steps`` optimizer steps (the ``lr_schedule`` knob).
+LR_SCHEDULES: dict[str, Callable[[float, int], Any]] = {"constant": _constant_lr, "cosine": _cosine_lr}
+
+
+def _check_choice(value: str, choices: dict[str, Any] | Sequence[str], what: str) -> str:
+    if value not in choices:
+        raise UsageError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _fit(model, data: FineTuneData, *, epochs: int, batch_size: int, learning_rate: float, seed: int,
-         callbacks: Sequence[Any] = (), verbose: int = 0, from_logits: bool = False) -> dict[str, float]:
+         callbacks: Sequence[Any] = (), verbose: int = 0, from_logits: bool = False,
+         lr_schedule: str = "constant") -> dict[str, float]:
     """Compile and fit for fine-tuning (``from_logits`` False for models ending in softmax, like the zoo's)."""
     from edgecnn._tf import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+    steps = steps_per_epoch(len(data.x), batch_size) * epochs
+    rate = LR_SCHEDULES[_check_choice(lr_schedule, LR_SCHEDULES, "lr_schedule")](learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
                   metrics=["accuracy"])
     kwargs = {}
@@ -139,36 +162,125 @@ def check_sparsity(sparsity: float) -> float:
     return value
 
 
-def pruning_schedule(sparsity: float, total_steps: int):
-    """PolynomialDecay for real fine-tunes; ConstantSparsity(frequency=1) for short ones.
+def _one_shot_schedule(sparsity: float, total_steps: int):
+    """The target from the first step on, re-applied every step: one-shot magnitude pruning, then fine-tune."""
+    return _tfmot().sparsity.keras.ConstantSparsity(sparsity, begin_step=0, frequency=1)
 
-    With only a few steps the default pruning frequency (100) leaves sparsity at 0 (FACTS.md), so short
-    fine-tunes prune to the target at every step; longer ones ramp up over the first 70% of the steps and
-    let the remaining weights recover at full sparsity.
-    """
-    sp = _tfmot().sparsity.keras
+
+# The polynomial schedule updates the mask this many times on its way up (tfmot's default frequency, 100 steps,
+# would leave a fine-tune of a few hundred steps with two or three updates, or none: FACTS.md).
+_PRUNING_UPDATES = 16
+
+
+def _polynomial_schedule(sparsity: float, total_steps: int, ramp: float = 0.7):
+    """Zhu & Gupta 2017 (To prune, or not to prune, arXiv:1710.01878): sparsity grows as a cubic from 0 at the
+    first step to the target at ``ramp`` of the fine-tune, pruning every few steps, and the remaining steps
+    let the surviving weights recover at full sparsity. The last update lands exactly on the end step (a
+    multiple of the frequency), so the target is reached rather than the value of the update before it."""
+    ramp_steps = max(1, int(total_steps * ramp))
+    frequency = max(1, ramp_steps // _PRUNING_UPDATES)
+    end = frequency * (ramp_steps // frequency)
+    return _tfmot().sparsity.keras.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0,
+                                                   end_step=end, frequency=frequency)
+
+
+def _legacy_schedule(sparsity: float, total_steps: int):
+    """One-shot below 200 steps, else a ramp over 70% of the steps updating every 1/50 of it."""
     if total_steps < 200:
-        return sp.ConstantSparsity(sparsity, begin_step=0, frequency=1)
+        return _one_shot_schedule(sparsity, total_steps)
     end = max(1, int(total_steps * 0.7))
-    return sp.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0, end_step=end,
-                              frequency=max(1, end // 50))
+    return _tfmot().sparsity.keras.PolynomialDecay(initial_sparsity=0.0, final_sparsity=sparsity, begin_step=0,
+                                                   end_step=end, frequency=max(1, end // 50))
+
+
+# How sparsity grows over a fine-tune of ``total_steps`` steps (the ``schedule`` knob of :func:`prune`).
+PRUNING_SCHEDULES: dict[str, Callable[[float, int], Any]] = {
+    "auto": _legacy_schedule, "constant": _one_shot_schedule, "polynomial": _polynomial_schedule}
+
+
+def pruning_schedule(sparsity: float, total_steps: int, kind: str = "auto"):
+    """The tfmot pruning schedule ``kind`` (a key of :data:`PRUNING_SCHEDULES`) for ``total_steps`` steps."""
+    return PRUNING_SCHEDULES[_check_choice(kind, PRUNING_SCHEDULES, "pruning schedule")](sparsity, total_steps)
 
 
 def _is_prunable(layer) -> bool:
     return type(layer).__name__ in PRUNABLE_TYPES
 
 
+def prunable_sizes(model) -> dict[str, int]:
+    """Weights in the kernel of every Conv2D/Dense layer, by layer name (what magnitude pruning zeroes)."""
+    return {layer.name: int(np.prod(layer.get_weights()[0].shape)) for layer in model.layers
+            if _is_prunable(layer) and layer.get_weights()}
+
+
+def _keep_none(model) -> list[str]:
+    return []
+
+
+def _keep_first(model) -> list[str]:
+    """The first Conv2D/Dense layer (the stem: few weights that every feature is built from)."""
+    return list(prunable_sizes(model))[:1]
+
+
+def smallest_layers(model, share: float = 0.05) -> list[str]:
+    """The smallest prunable layers, whole groups of equal size at a time (no arbitrary tie-break), while
+    together they hold at most ``share`` of the prunable weights."""
+    sizes = prunable_sizes(model)
+    budget = share * sum(sizes.values())
+    kept: list[str] = []
+    held = 0
+    for size in sorted(set(sizes.values())):
+        group = [name for name, n in sizes.items() if n == size]
+        if held + size * len(group) > budget:
+            break
+        kept += group
+        held += size * len(group)
+    return kept
+
+
+# Which layers stay dense (the ``keep`` knob of :func:`prune` takes one of these names or a list of layers).
+KEEP_RULES: dict[str, Callable[[Any], list[str]]] = {
+    "none": _keep_none, "first": _keep_first, "smallest": smallest_layers}
+
+
+def layers_to_keep(model, keep: str | Sequence[str]) -> list[str]:
+    """Layer names for ``keep``: a rule of :data:`KEEP_RULES` or the names themselves."""
+    if isinstance(keep, str):
+        return KEEP_RULES[_check_choice(keep, KEEP_RULES, "keep")](model)
+    return list(keep)
+
+
+def compensated_sparsity(sparsity: float, sizes: dict[str, int], keep: Sequence[str]) -> float:
+    """The sparsity each pruned layer needs so that the prunable weights as a whole reach ``sparsity``
+    although the layers in ``keep`` stay dense."""
+    total = sum(sizes.values())
+    pruned = total - sum(sizes.get(name, 0) for name in keep)
+    if pruned <= 0:
+        raise UsageError("every prunable layer is kept dense: nothing left to prune")
+    value = sparsity * total / pruned
+    if value >= 1.0:
+        raise UsageError(f"cannot reach {sparsity:.0%} sparsity with {len(keep)} layers kept dense")
+    return value
+
+
 def wrap_for_pruning(model, sparsity: float, *, pattern: tuple[int, int] | None = None, total_steps: int = 1,
+                     schedule: str = "auto", keep: Sequence[str] = (),
                      custom_objects: dict[str, Any] | None = None):
-    """``prune_low_magnitude`` on the whole model if tfmot supports every layer, else on Conv2D/Dense only."""
+    """``prune_low_magnitude`` on the whole model if tfmot supports every layer, else on Conv2D/Dense only.
+
+    Layers named in ``keep`` stay dense (then only the other Conv2D/Dense layers are wrapped).
+    """
     from edgecnn._tf import keras
 
     sp = _tfmot().sparsity.keras
-    schedule = pruning_schedule(sparsity, total_steps)
-    kwargs: dict[str, Any] = {"pruning_schedule": schedule}
+    names = {layer.name for layer in model.layers}
+    unknown = [name for name in keep if name not in names]
+    if unknown:
+        raise UsageError(f"no layer named {unknown[0]!r} to keep unpruned")
+    kwargs: dict[str, Any] = {"pruning_schedule": pruning_schedule(sparsity, total_steps, schedule)}
     if pattern is not None:
         kwargs["sparsity_m_by_n"] = pattern
-    if pattern is None:
+    if pattern is None and not keep:
         try:
             with keras.utils.custom_object_scope(custom_objects or {}):
                 return sp.prune_low_magnitude(model, **kwargs), "whole model"
@@ -176,7 +288,7 @@ def wrap_for_pruning(model, sparsity: float, *, pattern: tuple[int, int] | None 
             pass  # a layer tfmot does not know (custom, TFOpLambda, preprocessing): prune selectively
 
     def clone_fn(layer):
-        if _is_prunable(layer):
+        if _is_prunable(layer) and layer.name not in keep:
             return sp.prune_low_magnitude(layer, **kwargs)
         return layer
 
@@ -186,29 +298,37 @@ def wrap_for_pruning(model, sparsity: float, *, pattern: tuple[int, int] | None 
     except ValueError as exc:  # Sequential/Functional only
         raise EdgecnnError(f"cannot prune this model: {str(exc).splitlines()[0]}") from exc
     # The clone shares the original layer objects (wrapped or not), so the trained weights carry over.
-    return wrapped, "Conv2D/Dense layers"
+    return wrapped, "Conv2D/Dense layers" + (f" except {len(keep)} kept dense" if keep else "")
 
 
 def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = None, pattern: str | None = None,
-          epochs: int = 1, batch_size: int = 64, learning_rate: float = 3e-4, seed: int = 0,
+          epochs: int = 1, batch_size: int = 64, learning_rate: float = 3e-4, lr_schedule: str = "constant",
+          schedule: str = "auto", keep: str | Sequence[str] = (), seed: int = 0,
           custom_objects: dict[str, Any] | None = None, verbose: int = 0,
           log: Callable[[str], None] | None = None):
     """Magnitude-prune ``model`` to ``sparsity`` with fine-tuning on ``data``; returns a stripped Keras model.
 
     ``pattern="2:4"`` gives structured N:M sparsity (then ``sparsity`` is implied by the pattern).
+    ``schedule`` (a key of :data:`PRUNING_SCHEDULES`) says how sparsity grows over the fine-tune,
+    ``lr_schedule`` (a key of :data:`LR_SCHEDULES`) how the learning rate moves. ``keep`` (a rule of
+    :data:`KEEP_RULES` or layer names) stays dense; the other layers are pruned a little harder so that the
+    prunable weights as a whole still reach ``sparsity``.
     """
     sparsity = check_sparsity(sparsity)
     m_by_n = parse_pattern(pattern)
     data = _as_finetune_data(data, spec)
     sp = _tfmot().sparsity.keras
     total = steps_per_epoch(len(data.x), batch_size) * max(1, epochs)
-    wrapped, how = wrap_for_pruning(model, sparsity, pattern=m_by_n, total_steps=total,
-                                    custom_objects=custom_objects)
+    kept = tuple(layers_to_keep(model, keep))
+    per_layer = compensated_sparsity(sparsity, prunable_sizes(model), kept) if kept and not m_by_n else sparsity
+    wrapped, how = wrap_for_pruning(model, per_layer, pattern=m_by_n, total_steps=total, schedule=schedule,
+                                    keep=kept, custom_objects=custom_objects)
     if log:
         what = f"{pattern} pattern" if m_by_n else f"{sparsity:.0%} sparsity"
         log(f"pruning ({how}) to {what}, fine-tuning {epochs} epoch(s) on {len(data.x)} images")
     _fit(wrapped, data, epochs=max(1, epochs), batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-         callbacks=[sp.UpdatePruningStep()], verbose=verbose, from_logits=_ends_in_logits(model))
+         callbacks=[sp.UpdatePruningStep()], verbose=verbose, from_logits=_ends_in_logits(model),
+         lr_schedule=lr_schedule)
     return sp.strip_pruning(wrapped)
 
 
@@ -421,27 +541,45 @@ class _inference_behaviour:
         return False
 
 
+def freeze_batch_norms(model) -> int:
+    """Put every BatchNormalization of ``model`` (through QuantizeWrappers) in inference mode for good.
+
+    ``trainable = False`` makes a Keras 2 BatchNormalization normalise with its moving statistics even when
+    called with ``training=True``, and stops them (and gamma/beta) from changing. Returns how many were frozen.
+    """
+    frozen = _inference_behaviour(model).batch_norms
+    for layer in frozen:
+        layer.trainable = False
+    return len(frozen)
+
+
 def quantize_aware(model, *, data: Any, spec: PreprocessSpec | None = None, epochs: int = 1,
-                   batch_size: int = 64, learning_rate: float = 1e-4, preserve_sparsity: bool = False,
+                   batch_size: int = 64, learning_rate: float = 1e-4, lr_schedule: str = "constant",
+                   freeze_batch_norm: bool = False, preserve_sparsity: bool = False,
                    custom_objects: dict[str, Any] | None = None, seed: int = 0, verbose: int = 0,
                    log: Callable[[str], None] | None = None, keep_float: Sequence[str] = ()):
     """Quantisation-aware fine-tuning; returns the QAT Keras model (convert it with the int8 converter).
 
-    ``keep_float``: layer names left out of quantisation (a precision plan's float layers).
+    ``lr_schedule`` is a key of :data:`LR_SCHEDULES`; ``freeze_batch_norm`` keeps every BatchNormalization
+    on its moving statistics during the fine-tune (:func:`freeze_batch_norms`); ``keep_float``: layer names left
+    out of quantisation (a precision plan's float layers).
     """
     data = _as_finetune_data(data, spec)
+    _check_choice(lr_schedule, LR_SCHEDULES, "lr_schedule")
     qat, counts = apply_quantization(model, preserve_sparsity=preserve_sparsity, custom_objects=custom_objects,
                                      keep_float=keep_float)
     initialize_activation_ranges(qat, data)
+    frozen = freeze_batch_norms(qat) if freeze_batch_norm else 0
     if log:
         extra = f", {len(counts['output'])} output-quantised" if counts["output"] else ""
         extra += f", {len(counts['float'])} kept float" if counts["float"] else ""
         scheme = "prune-preserving " if preserve_sparsity else ""
-        log(f"{scheme}QAT: {len(counts['default'])} layers annotated{extra}; fine-tuning {epochs} epoch(s) "
+        bn = f", {frozen} BatchNorm layers frozen" if frozen else ""
+        log(f"{scheme}QAT: {len(counts['default'])} layers annotated{extra}{bn}; fine-tuning {epochs} epoch(s) "
             f"on {len(data.x)} images")
     if epochs > 0:
         _fit(qat, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-             verbose=verbose, from_logits=_ends_in_logits(model))
+             verbose=verbose, from_logits=_ends_in_logits(model), lr_schedule=lr_schedule)
     return qat
 
 

@@ -156,3 +156,73 @@ def test_qat_activation_ranges_start_from_real_images_not_minus6_6(fashion):
     # The BN statistics and weights were left as they were: only ranges moved.
     np.testing.assert_array_equal(qat.get_layer("quant_c3").weights[0].numpy() != 0,
                                   model.get_layer("c3").kernel.numpy() != 0)
+
+
+# ---- pruning recipe: schedule, layers kept dense ------------------------------------------------------------
+
+def _schedule_trace(schedule, total_steps: int) -> list[tuple[int, float]]:
+    """(step, sparsity) at every step the schedule updates the mask. tfmot's UpdatePruningStep numbers the
+    batches of a fine-tune 1..total_steps (the wrapper increments its step before the mask update)."""
+    trace = []
+    for step in range(1, total_steps + 1):
+        update, sparsity = schedule(step)
+        if bool(update):
+            trace.append((step, float(sparsity)))
+    return trace
+
+
+@pytest.mark.parametrize("total", [20, 125, 300, 1001, 2000])
+def test_polynomial_schedule_ramps_gradually_and_reaches_the_target_inside_the_fine_tune(total):
+    trace = _schedule_trace(optimize.pruning_schedule(0.5, total, "polynomial"), total)
+    steps, values = zip(*trace)
+    assert values[-1] == pytest.approx(0.5, abs=1e-6)       # the target itself, not the update before it
+    assert steps[-1] <= 0.7 * total                          # and then ≥ 30% of the steps to recover
+    assert all(b >= a for a, b in zip(values, values[1:]))   # never lowers sparsity
+    assert len(trace) >= min(10, int(0.7 * total))           # many small mask updates, not one jump
+    assert values[0] <= 0.5 * 0.3                            # the first update prunes a little
+    # Zhu & Gupta's cubic: s(t) = s_f (1 - (1 - t / t_end)^3) at every update.
+    end = steps[-1]
+    for step, value in trace:
+        assert value == pytest.approx(0.5 * (1 - (1 - step / end) ** 3), abs=1e-5)
+
+
+def test_constant_schedule_is_one_shot():
+    trace = _schedule_trace(optimize.pruning_schedule(0.5, 10, "constant"), 10)
+    assert trace == [(step, 0.5) for step in range(1, 11)]
+
+
+def test_unknown_schedule_names_the_choices():
+    with pytest.raises(UsageError, match="polynomial"):
+        optimize.pruning_schedule(0.5, 100, "cubic")
+
+
+def test_smallest_layers_keeps_whole_size_groups_within_the_share():
+    inp = keras.Input((8, 8, 1))
+    x = L.Conv2D(4, 3, name="stem")(inp)                   # 36 weights
+    a = L.Conv2D(4, 1, name="a")(x)                        # 16
+    b = L.Conv2D(4, 1, name="b")(x)                        # 16
+    x = L.Concatenate()([a, b])
+    x = L.Conv2D(64, 3, name="big")(x)                     # 4608
+    x = L.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, L.Dense(10, name="fc")(x))    # 640; total 5316
+    assert optimize.prunable_sizes(model) == {"stem": 36, "a": 16, "b": 16, "big": 4608, "fc": 640}
+    # Budget = share × 5316 weights; the two 16-weight layers go together or not at all.
+    assert optimize.smallest_layers(model, share=0.004) == []                     # 32 > 21.3
+    assert sorted(optimize.smallest_layers(model, share=0.01)) == ["a", "b"]      # 32 ≤ 53.2 < 68
+    assert sorted(optimize.smallest_layers(model, share=0.02)) == ["a", "b", "stem"]  # 68 ≤ 106.3 < 708
+    assert optimize.layers_to_keep(model, "first") == ["stem"]
+    assert optimize.layers_to_keep(model, "none") == []
+    assert optimize.layers_to_keep(model, ["fc"]) == ["fc"]
+    with pytest.raises(UsageError, match="smallest"):
+        optimize.layers_to_keep(model, "largest")
+
+
+def test_compensated_sparsity_keeps_the_whole_model_at_the_target():
+    sizes = {"stem": 100, "body": 900}
+    # 0.5 of 1000 weights = 500 zeros, all from the 900 pruned ones.
+    assert optimize.compensated_sparsity(0.5, sizes, ["stem"]) == pytest.approx(500 / 900)
+    assert optimize.compensated_sparsity(0.5, sizes, []) == 0.5
+    with pytest.raises(UsageError, match="cannot reach"):
+        optimize.compensated_sparsity(0.95, sizes, ["stem"])   # 950 zeros from 900 weights
+    with pytest.raises(UsageError, match="nothing left"):
+        optimize.compensated_sparsity(0.5, sizes, ["stem", "body"])
