@@ -100,6 +100,14 @@ def _convert(path: Path, folder: Path) -> dict:
             "seconds": round(time.time() - t0, 1)}
 
 
+def _variant_summary(report: dict | None) -> dict:
+    if not report or not report["variants"]:
+        return {}
+    v = report["variants"][0]
+    return {"accuracy": v["accuracy"], "agreement": v["agreement_with_float32"],
+            "weight_sparsity": v["weight_sparsity"], "xnnpack": v["xnnpack"], "notes": report["notes"]}
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory) -> dict[str, dict]:
     """Every family built here, then converted by the CLI, two at a time (2 cores); results by family."""
@@ -117,10 +125,7 @@ def converted(tmp_path_factory) -> dict[str, dict]:
     for name, result in results.items():
         result["build_seconds"] = build_seconds[name]
     summary = {n: {"seconds": r["seconds"], "build_seconds": r["build_seconds"], "code": r["code"],
-                   **({"accuracy": v["accuracy"], "agreement": v["agreement_with_float32"],
-                       "weight_sparsity": v["weight_sparsity"], "xnnpack": v["xnnpack"],
-                       "notes": r["report"]["notes"]} if r["report"] for v in r["report"]["variants"][:1])}
-               for n, r in results.items()}
+                   **_variant_summary(r["report"])} for n, r in results.items()}
     print(json.dumps(summary, indent=1))  # shown with -s / in CI logs: the numbers the report quotes
     return results
 
