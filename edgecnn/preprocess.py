@@ -91,6 +91,39 @@ class PreprocessSpec:
         return (self.height, self.width, self.channels)
 
 
+# ---- files beside a model -----------------------------------------------------------------------------
+
+PREPROCESS_FILE = "preprocess.json"
+LABELS_FILE = "labels.txt"
+
+
+def find_beside(model_path: str | Path, name: str) -> Path | None:
+    """The one rule for a model's sidecar file (``preprocess.json``, ``labels.txt``), used by every command.
+
+    First ``<stem>.<name>`` (a file of its own), then ``<name>`` in the model's folder, then ``<name>`` one
+    folder up (``runs/x/tflite/m.tflite`` → ``runs/x/<name>``, the run folder). None when there is none.
+    """
+    path = Path(model_path)
+    for candidate in (path.with_name(f"{path.stem}.{name}"), path.with_name(name), path.parent.parent / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def spec_beside(model_path: str | Path) -> PreprocessSpec:
+    """The ``preprocess.json`` found beside ``model_path`` by :func:`find_beside`; an error when there is none."""
+    path = find_beside(model_path, PREPROCESS_FILE)
+    if path is None:
+        raise EdgecnnError(f"no preprocess.json beside {model_path}: pass the preprocessing explicitly")
+    return PreprocessSpec.load(path)
+
+
+def labels_beside(model_path: str | Path, spec: PreprocessSpec | None = None) -> Path | None:
+    """The labels file beside ``model_path``: the one ``spec.labels`` names, else ``labels.txt``."""
+    named = spec.labels if spec is not None else LABELS_FILE
+    return find_beside(model_path, named) or (find_beside(model_path, LABELS_FILE) if named != LABELS_FILE else None)
+
+
 def check_labels_name(name: Any) -> str:
     """``labels`` names a file beside the model: a bare file name, never a path (``../x``, ``/etc/x``, ``a/b``)."""
     bare = isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\:\0")
