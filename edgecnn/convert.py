@@ -8,7 +8,7 @@ Pipeline of :func:`convert`:
 2. **Optimise** (TensorFlow, in this process): :func:`edgecnn.optimize.prune` and/or
    :func:`edgecnn.optimize.quantize_aware` (prune-preserving when both), fine-tuned on the training split.
 3. **Convert** each variant in a *child process* (the converter and a first run of a new model can crash the
-   process: FACTS.md), from a SavedModel written to a temporary folder. The child also loads the result
+   process: edgecnn/child.py), from a SavedModel written to a temporary folder. The child also loads the result
    with the default delegate (XNNPACK), runs it once and reports whether XNNPACK took the graph.
    A float32 model is always converted as the reference for size ratio and top-1 agreement.
 4. **Shrink**: the converter's metadata strings and signature table are dropped (the runtime needs neither;
