@@ -1,10 +1,10 @@
 """edgecnn: convolutional neural networks from a Keras definition to a fast, small model on an edge device.
 
-The package is split in two halves. The training half (zoo, data, train, optimize, convert, evaluate)
-needs the ``[train]`` extra (TensorFlow + tf_keras + tfmot). The runtime half (runtime, tflite_file,
-profile, inspect, predict, targets) imports no TensorFlow and runs on a Raspberry Pi with only the base
-install. Importing :mod:`edgecnn` itself stays TensorFlow-free; the public functions below import their
-half lazily.
+The package is split in two halves, listed module by module in :mod:`edgecnn.layout`. The training half
+(zoo, train, optimize, convert, ...) needs the ``[train]`` extra (TensorFlow + tf_keras + tfmot). The runtime
+half (runtime, tflite_file, profile, inspect, predict, evaluate, data, targets, ...) imports no TensorFlow and
+runs on a Raspberry Pi with only the base install. Importing :mod:`edgecnn` itself stays TensorFlow-free; the
+public functions below import their half lazily.
 """
 from __future__ import annotations
 

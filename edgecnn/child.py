@@ -1,8 +1,8 @@
 """The one way edgecnn runs its own code in a child process: isolated imports, a timeout, a memory cap (TF-free).
 
-Native code can kill the process that runs it (FACTS.md: ~3% of field-level corruptions of a .tflite that
-pass the runtime's verifier segfault; the TFLite converter has crashed on some models), so the runtime's
-first load, profiling, prediction and every conversion run in a child process. :func:`run_in_child` calls
+Native code can kill the process that runs it (field-level corruptions of a .tflite that pass the runtime's
+verifier can segfault it, see tests/test_fuzz.py; the TFLite converter has crashed on some models), so the
+runtime's first load, profiling, prediction and every conversion run in a child process. :func:`run_in_child` calls
 ``"edgecnn.module:function"`` there with JSON-able keyword arguments and returns its JSON-able result:
 
 - **isolated imports**: ``python -m`` and ``python -c`` put the current folder first on ``sys.path``, so a

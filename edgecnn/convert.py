@@ -8,14 +8,14 @@ Pipeline of :func:`convert`:
 2. **Optimise** (TensorFlow, in this process): :func:`edgecnn.optimize.prune` and/or
    :func:`edgecnn.optimize.quantize_aware` (prune-preserving when both), fine-tuned on the training split.
 3. **Convert** each variant in a *child process* (the converter and a first run of a new model can crash the
-   process: FACTS.md), from a SavedModel written to a temporary folder. The child also loads the result
+   process: edgecnn/child.py), from a SavedModel written to a temporary folder. The child also loads the result
    with the default delegate (XNNPACK), runs it once and reports whether XNNPACK took the graph.
    A float32 model is always converted as the reference for size ratio and top-1 agreement.
 4. **Shrink**: the converter's metadata strings and signature table are dropped (the runtime needs neither;
-   inputs and outputs stay reachable by index) — see :func:`strip_for_runtime`.
-5. **Check and measure** (TF-free): zero float32 tensors in int8/uint8 models, test accuracy through the
-   LiteRT interpreter on held-out images (:mod:`edgecnn.evaluate`), top-1 agreement with float32, gzip size,
-   zeros per layer in the stored weights (:func:`edgecnn.tflite_file.read_tflite`).
+   inputs and outputs stay reachable by index) — see :func:`edgecnn.tflite_edit.strip_for_runtime`.
+5. **Check and measure** (TF-free): zero float32 tensors in int8/uint8 models, gzip size, zeros per layer in
+   the stored weights (:mod:`edgecnn.tflite_checks`), test accuracy through the LiteRT interpreter on
+   held-out images (:mod:`edgecnn.evaluate`), top-1 agreement with float32.
 6. **Write** everything only after every variant succeeded, each file atomically.
 
 Output layout (``-o DIR/NAME.tflite``; without ``-o`` DIR is ``<run>/tflite`` and NAME ``<model>_<tags>``):
@@ -26,10 +26,8 @@ Output layout (``-o DIR/NAME.tflite``; without ``-o`` DIR is ``<run>/tflite`` an
 """
 from __future__ import annotations
 
-import gzip
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -41,8 +39,11 @@ import numpy as np
 
 from edgecnn.errors import EdgecnnError, UsageError
 from edgecnn.preprocess import PreprocessSpec, to_float_input
-# Same units as `edgecnn profile` (decimal kB/MB), so the two reports agree on a file's size.
-from edgecnn.report import fmt_bytes
+from edgecnn.tflite_checks import (LAYER_IN_NAME, check_fully_integer, first_run, gzip_size, io_quantization,
+                                   layer_sparsity)
+from edgecnn.tflite_edit import strip_for_runtime
+
+_first_run = first_run  # edgecnn.precision_plan imports it from here
 
 VARIANTS = ("float32", "float16", "dynamic", "int8", "uint8")
 INTEGER_VARIANTS = ("int8", "uint8")
@@ -270,68 +271,6 @@ def _check_writable(folder: Path) -> None:
         raise EdgecnnError(f"cannot write to {folder}: permission denied")
 
 
-# ---- size: strip what the runtime does not need --------------------------------------------------------
-
-def strip_for_runtime(model_bytes: bytes) -> bytes:
-    """Re-serialise a .tflite without what the runtime does not need, storing identical arrays once.
-
-    What takes the bytes of a per-channel int8 model besides the weights is its quantisation parameters:
-    every conv weight *and* bias tensor carries one float32 scale and one **int64** zero point per output
-    channel (for MobileNetV2 ≈ 420 KB, 10% of the file), and the zero points are all zeros. The format
-    requires as many zero points as scales, and XNNPACK needs the per-channel bias parameters (without them
-    it takes 12 of 65 ops), so they stay — but a flatbuffer may point many tables at one vector, so each
-    distinct array (e.g. "320 zeros") is written once. Also dropped: the signature table and the converter's
-    metadata strings (only ``min_runtime_version`` is kept). Tensors, ops, buffers and quantisation values
-    are unchanged: the model computes the same bits. Weight buffers stay 16-byte aligned.
-    """
-    from ai_edge_litert.tools import flatbuffer_utils as fbu
-
-    model = fbu.convert_bytearray_to_object(bytearray(model_bytes))
-    model.signatureDefs = []
-    if model.metadata:
-        keep = [m for m in model.metadata if m.name in (b"min_runtime_version", "min_runtime_version")]
-        for index in {m.buffer for m in model.metadata} - {m.buffer for m in keep}:
-            model.buffers[index].data = None
-        model.metadata = keep
-    builder = _SharingBuilder(max(1024, len(model_bytes)))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
-def _sharing_builder_class():
-    import flatbuffers
-
-    class SharingBuilder(flatbuffers.Builder):
-        """A flatbuffers Builder whose numpy vectors are written once per distinct content."""
-
-        def __init__(self, size: int):
-            super().__init__(size)
-            self._shared: dict[tuple[str, bytes], int] = {}
-
-        def CreateNumpyVector(self, x):  # noqa: N802 - flatbuffers' name
-            x = np.ascontiguousarray(x)
-            key = (x.dtype.str, x.tobytes())
-            offset = self._shared.get(key)
-            if offset is None:
-                if x.dtype == np.uint8 and x.size >= 16:
-                    # Buffer data (weights): keep the converter's 16-byte alignment for the kernels.
-                    self.StartVector(1, x.size, 16)
-                    self.head = self.head - x.size
-                    self.Bytes[self.head:self.head + x.size] = x.tobytes()
-                    self.vectorNumElems = x.size
-                    offset = self.EndVector()
-                else:
-                    offset = super().CreateNumpyVector(x)
-                self._shared[key] = offset
-            return offset
-
-    return SharingBuilder
-
-
-def _SharingBuilder(size: int):  # noqa: N802 - a class factory (flatbuffers is imported lazily)
-    return _sharing_builder_class()(size)
-
-
 # ---- child process: convert + first run ----------------------------------------------------------------
 
 def _converter_options(variant: str):
@@ -391,43 +330,8 @@ def convert_saved_model(job: dict[str, Any]) -> dict[str, Any]:
     result["convert_seconds"] = time.perf_counter() - t0
     model_bytes = strip_for_runtime(model_bytes)
     Path(job["output"]).write_bytes(model_bytes)
-    result.update(_first_run(model_bytes))
+    result.update(first_run(model_bytes))
     return result
-
-
-def _first_run(model_bytes: bytes) -> dict[str, Any]:
-    """Load with the default delegate, allocate and invoke once on zeros; report what XNNPACK took.
-
-    When XNNPACK refuses the model ("failed to create XNNPACK runtime", e.g. a MUL scale ratio below 2^-16)
-    the model is run once more on the builtin kernels, so the parent can say "refused" rather than fail.
-    """
-    from edgecnn.runtime import delegated_ops, make_interpreter
-
-    def run(delegate: str):
-        interp = make_interpreter(model_bytes, num_threads=1, delegate=delegate)
-        interp.allocate_tensors()
-        detail = interp.get_input_details()[0]
-        interp.set_tensor(detail["index"], np.zeros(detail["shape"], dtype=detail["dtype"]))
-        interp.invoke()
-        return interp
-
-    try:
-        interp = run("xnnpack")
-    except RuntimeError as exc:
-        run("none")  # the builtin kernels must run it; if not, the error goes to the parent
-        return {"xnnpack": "refused", "xnnpack_error": str(exc).strip().splitlines()[0][:200]}
-    info = delegated_ops(interp)
-    total = info.get("total_ops")
-    taken = len(info.get("delegated") or [])
-    if info.get("delegate_nodes") is None:
-        xnnpack = "unknown"
-    elif taken == 0:
-        xnnpack = "refused"
-    elif total and taken < total:
-        xnnpack = f"partial ({taken} of {total} ops)"
-    else:
-        xnnpack = "all ops"
-    return {"xnnpack": xnnpack}
 
 
 def convert_in_child(job: dict[str, Any]) -> dict[str, Any]:
@@ -468,10 +372,6 @@ def _run_child(job: dict[str, Any], variant: str, workdir: Path) -> dict[str, An
     return result
 
 
-# "<model name>/<layer name>/<op>" in tensor names and converter error locations.
-_LAYER_IN_LOCATION = re.compile(r"(?:^|[;\"'\s(])[A-Za-z0-9_.\-]+/(?:quant_)?([A-Za-z0-9_.\-]+)/")
-
-
 def _alternatives(variant: str, from_qat: bool = False) -> str:
     """What to try instead — never the flag that was already given (a QAT model is not told to add --qat)."""
     if variant not in INTEGER_VARIANTS:
@@ -489,7 +389,7 @@ def explain_converter_error(text: str, variant: str, from_qat: bool = False) -> 
     error_lines = [line for line in lines if "error:" in line] or lines
     message = error_lines[0]
     message = re.sub(r"^.*?error:\s*", "", message)
-    match = _LAYER_IN_LOCATION.search(text)
+    match = LAYER_IN_NAME.search(text)
     layer = f" (layer '{match.group(1)}')" if match else ""
     if "Flex" in text or "Select TensorFlow op" in text or "not supported by" in text:
         hint = "; the op has no TFLite builtin kernel: replace that layer, or try --float32/--fp16"
@@ -498,59 +398,6 @@ def explain_converter_error(text: str, variant: str, from_qat: bool = False) -> 
     else:
         hint = ""
     return f"cannot convert{layer}: {message[:240]}{hint}"
-
-
-def check_fully_integer(model_bytes: bytes, variant: str) -> None:
-    """An int8/uint8 model must have no float32 tensor: name the layers that stayed float and what to do."""
-    from edgecnn.tflite_file import read_tflite
-
-    info = read_tflite(model_bytes)
-    if not info.float_tensors():
-        return
-    culprits = []
-    for op in info.float_ops():
-        if op.name in ("QUANTIZE", "DEQUANTIZE"):
-            continue
-        names = [info.tensors[i].name for i in op.outputs if i >= 0]
-        match = _LAYER_IN_LOCATION.search((names[0] if names else "") + "/")
-        label = f"layer '{match.group(1)}' ({op.name})" if match else op.name
-        if label not in culprits:
-            culprits.append(label)
-    what = ", ".join(culprits[:3]) + (f" and {len(culprits) - 3} more" if len(culprits) > 3 else "")
-    raise EdgecnnError(f"{variant}: {what or 'some ops'} cannot run in int8 and stayed float32; try --dynamic or "
-                       "--fp16 (float activations), or replace that layer with int8-friendly ones")
-
-
-# ---- measurement ---------------------------------------------------------------------------------------
-
-def _gzip_size(data: bytes) -> int:
-    return len(gzip.compress(data, compresslevel=9, mtime=0))
-
-
-def _layer_sparsity(model_bytes: bytes) -> tuple[float, dict[str, float]]:
-    """Zeros per weight tensor as stored in the .tflite (names shortened to the Keras layer)."""
-    from edgecnn.tflite_file import read_tflite
-
-    info = read_tflite(model_bytes)
-    per_layer: dict[str, float] = {}
-    for name, frac in info.sparsity_by_tensor().items():
-        match = _LAYER_IN_LOCATION.search(name + "/")
-        key = match.group(1) if match else name.split(";")[0]
-        per_layer[key] = round(float(frac), 4)
-    return float(info.weight_sparsity), per_layer
-
-
-def io_quantization(model_bytes: bytes) -> tuple[str, dict[str, float] | None, int]:
-    """Input dtype, its (scale, zero_point), and the number of float32 tensors in the file."""
-    from edgecnn.tflite_file import read_tflite
-
-    info = read_tflite(model_bytes)
-    tensor = info.input_tensors[0]
-    quant = None
-    if tensor.dtype in INTEGER_VARIANTS:
-        quant = {"scale": float(tensor.scales[0]), "zero_point": int(tensor.zero_points[0])}
-    floats = sum(1 for t in info.float_tensors() if t.dtype == "float32")
-    return tensor.dtype, quant, floats
 
 
 # ---- the pipeline --------------------------------------------------------------------------------------
@@ -896,9 +743,9 @@ def _measure(produced: dict[str, tuple[bytes, dict[str, Any]]], wanted: list[str
             if variant == "float32":
                 float_predictions = measured["predictions"]
             agree = agreement(measured["predictions"], float_predictions)
-        overall, per_layer = _layer_sparsity(model_bytes)
+        overall, per_layer = layer_sparsity(model_bytes)
         results.append(VariantResult(
-            variant=variant, path=None, size_bytes=len(model_bytes), gzip_bytes=_gzip_size(model_bytes),
+            variant=variant, path=None, size_bytes=len(model_bytes), gzip_bytes=gzip_size(model_bytes),
             ratio_to_float32=len(model_bytes) / float_size, accuracy=accuracy, agreement_with_float32=agree,
             convert_seconds=round(float(info.get("convert_seconds", 0.0)), 2),
             float32_tensors=floats if variant in INTEGER_VARIANTS else 0, xnnpack=info.get("xnnpack", "n/a"),
@@ -935,81 +782,3 @@ def _edgetpu(report: ConvertReport, log: Log) -> dict[str, Any]:
         log(f"Edge TPU: {exc}")
         return {"error": str(exc)}
     return result if isinstance(result, dict) else {"result": str(result)}
-
-
-# ---- printing ------------------------------------------------------------------------------------------
-
-def print_report(report: ConvertReport, console=None) -> None:
-    """The rich table: one row per variant, plus per-layer sparsity when the model was pruned."""
-    from rich.table import Table
-
-    from edgecnn.console import make_console
-
-    if console is None:
-        console = make_console()
-    title = f"{report.model}: {report.test_images} test images through the LiteRT interpreter"
-    table = Table(title=title)
-    for column in ("variant", "size", "× fp32", "gzip", "accuracy", "agree", "conv s", "XNNPACK"):
-        table.add_column(column, justify="left" if column in ("variant", "XNNPACK") else "right")
-    for r in report.variants:
-        label = r.variant + (" (sparse)" if r.sparse_encoding else "")
-        if r.precision is not None and r.precision != r.variant:
-            label += f" → plan: {r.precision}"
-        table.add_row(label, fmt_bytes(r.size_bytes),
-                      f"{r.ratio_to_float32:.3f}" if r.ratio_to_float32 else "-", fmt_bytes(r.gzip_bytes),
-                      _pct(r.accuracy), _pct(r.agreement_with_float32), f"{r.convert_seconds:.1f}", r.xnnpack)
-    console.print(table)
-    for r in report.variants:
-        console.print(f"{r.variant}: {r.path}")
-    if report.optimisations.get("prune") is not None:
-        for r in report.variants:
-            if r.layer_sparsity:
-                layers = sorted(r.layer_sparsity.items(), key=lambda kv: -kv[1])
-                shown = ", ".join(f"{k} {v:.0%}" for k, v in layers[:8])
-                more = f" … (+{len(layers) - 8})" if len(layers) > 8 else ""
-                console.print(f"{r.variant}: weight zeros in the file {r.weight_sparsity:.1%} — {shown}{more}")
-    if report.explain:
-        from edgecnn.layer_error import LayerErrorReport, print_explanation
-
-        print_explanation(LayerErrorReport.from_json(report.explain), console)
-        if report.explain.get("plot"):
-            console.print(f"plot: {report.explain['plot']}")
-    if report.plan:
-        print_plan(report.plan, console)
-    for note in report.notes:
-        console.print(f"note: {note}")
-    if report.edgetpu:
-        tpu = report.edgetpu
-        if "compiler" in tpu:  # a compile_for_edgetpu result: the compiler's op table or how to install it
-            from edgecnn.targets.coral import print_compile_result
-
-            print_compile_result(tpu, console)
-        else:
-            console.print(f"Edge TPU: {tpu.get('error') or tpu.get('message') or 'done'}")
-    if report.report_path:
-        console.print(f"report: {report.report_path}")
-
-
-def print_plan(plan: dict[str, Any], console) -> None:
-    """Every candidate the precision plan tried: validation (the choice) and test (the report) accuracy, size, time."""
-    from rich.table import Table
-
-    table = Table(title=f"precision plan: budget {plan['max_drop_points']} points on {plan['val_images']} validation "
-                        f"images; times interleaved in one process ({plan['timing'].get('threads')} threads)")
-    for column in ("candidate", "float layers", "val acc", "val drop", "test acc", "size", "ms", "× fp32", ""):
-        table.add_column(column, justify="left" if column in ("candidate", "") else "right")
-    for c in plan["candidates"]:
-        mark = "← written" if c["name"] == plan["chosen"] else ("over budget" if not c["within_budget"] else "")
-        table.add_row(c["name"], str(len(c["float_layers"])), _pct(c["val_accuracy"]),
-                      f"{c['val_drop_points']:+.2f}", _pct(c["test_accuracy"]), fmt_bytes(c["size_bytes"]),
-                      f"{c['latency_ms']:.3f}" if c["latency_ms"] is not None else "-",
-                      f"{c['speedup_vs_float32']:.2f}" if c["speedup_vs_float32"] else "-", mark)
-    console.print(table)
-    console.print(f"plan: {plan['chosen']} — {plan['reason']}")
-    if plan.get("edgetpu") and plan.get("edgetpu_would_keep_float"):
-        console.print("plan: for the CPU it would have kept in float: " + ", ".join(plan["edgetpu_would_keep_float"]))
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2%}"
-

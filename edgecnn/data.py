@@ -18,8 +18,8 @@ Sources (``load_dataset(source, spec)``):
 ``limit=N`` keeps a seeded random subset: at most N training images and at most ``max(1, N // 5)``
 validation and test images each (for quick experiments; it is recorded in ``source_info``).
 
-Images are adapted with :func:`edgecnn.preprocess.adapt_image`; :func:`adapt_batch` is a vectorised path
-that gives identical bytes for a batch of same-sized images.
+Images are adapted with :func:`edgecnn.preprocess.adapt_image` (a folder's files, one by one) and
+:func:`edgecnn.preprocess.adapt_batch` (arrays of same-sized images: the same bytes, vectorised).
 """
 from __future__ import annotations
 
@@ -37,13 +37,7 @@ from typing import Any
 import numpy as np
 
 from edgecnn.errors import EdgecnnError, MissingExtraError
-from edgecnn.preprocess import (
-    PreprocessSpec,
-    _bilinear_weights,
-    _nearest_index,
-    adapt_image,
-    load_image,
-)
+from edgecnn.preprocess import PreprocessSpec, adapt_batch, adapt_image, load_image
 
 FASHION_MNIST_LABELS = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -194,84 +188,6 @@ def calibration_samples(dataset: Dataset, n: int, seed: int = 0) -> np.ndarray:
         raise EdgecnnError(f"{dataset.name}: no training images to calibrate with")
     pick = np.random.default_rng(seed).permutation(count)[: min(n, count)]
     return dataset.x_train[np.sort(pick)]
-
-
-# ---- batched adapt_image -----------------------------------------------------------------------------
-
-def adapt_batch(images: np.ndarray, spec: PreprocessSpec, chunk: int = 4096) -> np.ndarray:
-    """``adapt_image`` on every image of a uint8 (N, H, W[, C]) batch; same bytes, vectorised.
-
-    Works in chunks so that bilinear resizing (float64) of a large set does not need gigabytes at once.
-    """
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        raise EdgecnnError(f"images must be uint8 0–255, got {images.dtype}")
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.ndim != 4 or images.shape[3] not in (1, 2, 3, 4):
-        raise EdgecnnError(f"not a batch of images: shape {images.shape}")
-    if len(images) == 0:
-        return np.zeros((0, *spec.shape), dtype=np.uint8)
-    parts = [_adapt_chunk(images[i:i + chunk], spec) for i in range(0, len(images), chunk)]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _adapt_chunk(batch: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    batch = _channels_batch(batch, spec.channels)
-    h, w = batch.shape[1:3]
-    if (h, w) == (spec.height, spec.width):
-        return np.ascontiguousarray(batch)
-    if spec.resize == "nearest":
-        return _nearest_batch(batch, spec.height, spec.width)
-    if spec.resize == "bilinear":
-        return _bilinear_batch(batch, spec.height, spec.width)
-    return _pad_batch(batch, spec.height, spec.width)
-
-
-def _channels_batch(batch: np.ndarray, channels: int) -> np.ndarray:
-    # Same rules as preprocess.convert_channels, on the last axis of a batch.
-    if batch.shape[3] in (2, 4):
-        batch = batch[..., :-1]
-    have = batch.shape[3]
-    if have == channels:
-        return batch
-    if have == 1:
-        return np.repeat(batch, 3, axis=3)
-    rgb = batch.astype(np.int32)
-    luma = (299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2] + 500) // 1000
-    return luma.astype(np.uint8)[..., None]
-
-
-def _nearest_batch(batch: np.ndarray, height: int, width: int) -> np.ndarray:
-    rows = _nearest_index(height, batch.shape[1])
-    cols = _nearest_index(width, batch.shape[2])
-    return batch[:, rows][:, :, cols]
-
-
-def _bilinear_batch(batch: np.ndarray, height: int, width: int) -> np.ndarray:
-    y0, y1, fy = _bilinear_weights(height, batch.shape[1])
-    x0, x1, fx = _bilinear_weights(width, batch.shape[2])
-    src = batch.astype(np.float64)
-    fx_ = fx[None, None, :, None]
-    # Same association order as preprocess.resize_bilinear, so the float64 results round identically.
-    top = src[:, y0][:, :, x0] * (1.0 - fx_) + src[:, y0][:, :, x1] * fx_
-    bottom = src[:, y1][:, :, x0] * (1.0 - fx_) + src[:, y1][:, :, x1] * fx_
-    fy_ = fy[None, :, None, None]
-    out = top * (1.0 - fy_) + bottom * fy_
-    return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
-
-
-def _pad_batch(batch: np.ndarray, height: int, width: int) -> np.ndarray:
-    h, w = batch.shape[1:3]
-    if h > height or w > width:
-        f = min(height / h, width / w)
-        h, w = max(1, math.floor(h * f + 0.5)), max(1, math.floor(w * f + 0.5))
-        h, w = min(h, height), min(w, width)
-        batch = _nearest_batch(batch, h, w)
-    out = np.zeros((len(batch), height, width, batch.shape[3]), dtype=np.uint8)
-    top, left = (height - h) // 2, (width - w) // 2
-    out[:, top:top + h, left:left + w] = batch
-    return out
 
 
 # ---- splitting ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgecnn.errors import EdgecnnError
-from edgecnn.preprocess import PreprocessSpec, adapt_image, to_model_input
+from edgecnn.preprocess import PreprocessSpec, adapt_image, spec_beside, to_model_input
 
 
 def _make_interpreter(model: str | Path | bytes, num_threads: int | None):
@@ -29,14 +29,6 @@ def _make_interpreter(model: str | Path | bytes, num_threads: int | None):
     if isinstance(model, (bytes, bytearray)):
         return Interpreter(model_content=bytes(model), num_threads=num_threads)
     return Interpreter(model_path=str(model), num_threads=num_threads)
-
-
-def spec_beside(model_path: str | Path) -> PreprocessSpec:
-    """The ``preprocess.json`` in the folder of ``model_path``."""
-    path = Path(model_path).parent / "preprocess.json"
-    if not path.exists():
-        raise EdgecnnError(f"no preprocess.json beside {model_path}: pass the preprocessing explicitly")
-    return PreprocessSpec.load(path)
 
 
 def dequantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:

@@ -104,14 +104,14 @@ def resolve_model(source: str | os.PathLike, *, variant: str | None = None,
 
 def _find_file(model_path: Path, name: str, given: str | os.PathLike | None, what: str) -> Path:
     """An explicitly given file, else ``name`` beside the model as ``edgecnn predict`` finds it."""
-    from edgecnn.predict import find_sidecar
+    from edgecnn.preprocess import find_beside
 
     if given is not None:
         path = Path(given)
         if not path.is_file():
             raise EdgecnnError(f"{path}: no such file ({what})")
         return path
-    found = find_sidecar(model_path, name)
+    found = find_beside(model_path, name)
     if found is None:
         raise EdgecnnError(f"no {name} beside {model_path} (edgecnn writes it into the run folder); "
                            f"pass --{what} FILE")

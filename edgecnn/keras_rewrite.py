@@ -1,11 +1,11 @@
 """Rewrite a user's functional tf_keras model into the form tfmot can prune and quantise, with the same outputs.
 
-tfmot refuses most real-world graphs (FACTS.md): raw TF ops on Keras tensors (``x + 3`` becomes a
-``TFOpLambda`` layer), models nested in models, preprocessing layers and custom layers. Keras Applications has
-all of them: MobileNetV3's hard-swish is ``x * relu6(x + 3) * (1/6)`` in raw ops, EfficientNet starts with
-Rescaling + Normalization, ConvNeXt nests its stem in a Sequential, adds its residuals with ``+`` and has its
-own LayerScale layer. :func:`rewrite_for_tfmot` rebuilds such a model from layer objects, the way edgecnn's zoo
-is built (edgecnn/zoo/blocks.py), in two passes over the graph:
+tfmot refuses most real-world graphs (tests/test_keras_rewrite.py::test_tfmot_refuses_the_original): raw TF ops on
+Keras tensors (``x + 3`` becomes a ``TFOpLambda`` layer), models nested in models, preprocessing layers and custom
+layers. Keras Applications has all of them: MobileNetV3's hard-swish is ``x * relu6(x + 3) * (1/6)`` in raw ops,
+EfficientNet starts with Rescaling + Normalization, ConvNeXt nests its stem in a Sequential, adds its residuals
+with ``+`` and has its own LayerScale layer. :func:`rewrite_for_tfmot` rebuilds such a model from layer objects,
+the way edgecnn's zoo is built (edgecnn/zoo/blocks.py), in two passes over the graph:
 
 1. **Layers** — every node in topological order, nested models inlined:
 
@@ -19,7 +19,7 @@ is built (edgecnn/zoo/blocks.py), in two passes over the graph:
    ``tf.nn.relu``, ``relu6``, ``sigmoid``, ``swish``, ``tanh``    ReLU / Activation
    Keras Applications' ConvNeXt LayerScale, StochasticDepth       edgecnn LayerScale, Dropout of whole samples
    Conv2D with ``groups`` = its channels (ConvNeXt)               DepthwiseConv2D (same weights, transposed)
-   Dense on a 4-D tensor (ConvNeXt)                               1×1 Conv2D (same weights; FACTS: 2× faster)
+   Dense on a 4-D tensor (ConvNeXt)                               1×1 Conv2D (same weights)
    an activation inside a layer that tfmot cannot fake-quantise   a separate Activation layer
    ============================================================  ==============================================
 

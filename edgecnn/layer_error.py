@@ -414,7 +414,7 @@ def explain(quant_path: str | Path, float_path: str | Path, images_uint8: np.nda
     ``spec`` is the float32 model's preprocessing (default: the ``preprocess.json`` beside ``float_path``).
     Both files are linted and first run in a child process before this process loads them.
     """
-    from edgecnn.evaluate import spec_beside
+    from edgecnn.preprocess import spec_beside
     from edgecnn.safety import load_checked, run_in_child
 
     for path in (quant_path, float_path):

@@ -1,10 +1,11 @@
 """Measured time per op through LiteRT's C profiler (ctypes on ``libLiteRt.so``), where the runtime offers it.
 
-Neither Python interpreter API exposes per-op timing (FACTS.md). ai-edge-litert 2.3's ``libLiteRt.so`` has a
-C API for it: a CompiledModel created with the opaque option ``runtime_options_string`` =
-``enable_profiling = true`` records TFLite profiler events (``LiteRtCompiledModelGetProfiler``,
-``LiteRtStartProfiler``/``LiteRtStopProfiler``, ``LiteRtGetProfilerEvents``). CPU options go in the
-opaque option ``xnnpack`` (``num_threads = N``; ``kernel_mode = "builtin"`` for TFLite's builtin kernels).
+The Python Interpreter API has no per-op timing (it lists ops, ``_get_ops_details``, but does not time them).
+ai-edge-litert 2.3's ``libLiteRt.so`` has a C API for it: a CompiledModel created with the opaque option
+``runtime_options_string`` = ``enable_profiling = true`` records TFLite profiler events
+(``LiteRtCompiledModelGetProfiler``, ``LiteRtStartProfiler``/``LiteRtStopProfiler``, ``LiteRtGetProfilerEvents``).
+CPU options go in the opaque option ``xnnpack`` (``num_threads = N``; ``kernel_mode = "builtin"`` for TFLite's
+builtin kernels).
 
 What the events say:
 - ``--delegate none`` (builtin kernels): one OPERATOR_INVOKE event per TFLite op, tagged with its name

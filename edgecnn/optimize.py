@@ -1,6 +1,6 @@
 """Model optimisation with tfmot: magnitude pruning, quantisation-aware training (QAT), and both together.
 
-Every zoo family goes through the same three functions (the recipe measured in /work/shared/FACTS.md):
+Every zoo family goes through the same three functions (tests/test_convert.py checks the recipe on each family):
 
 - :func:`prune` wraps the whole model in ``prune_low_magnitude`` when tfmot supports every layer, otherwise
   (custom layers, 2:4 patterns) only the Conv2D/Dense layers of a clone; fine-tunes on real data with
@@ -168,7 +168,7 @@ def _one_shot_schedule(sparsity: float, total_steps: int):
 
 
 # The polynomial schedule updates the mask this many times on its way up (tfmot's default frequency, 100 steps,
-# would leave a fine-tune of a few hundred steps with two or three updates, or none: FACTS.md).
+# would leave a fine-tune of a few hundred steps with two or three updates, or none).
 _PRUNING_UPDATES = 16
 
 

@@ -4,7 +4,7 @@
     predict("runs/mobilenet_v2/model_int8.tflite", ["shoe.png"], top_k=3)
     # [{"image": "shoe.png", "top_k": [{"index": 7, "label": "Sneaker", "score": 0.91}, ...]}]
 
-The model's folder supplies ``preprocess.json`` and ``labels.txt`` (see :func:`find_sidecar`); images go
+The model's folder supplies ``preprocess.json`` and ``labels.txt`` (found by :func:`edgecnn.preprocess.find_beside`); images go
 through exactly the preprocessing of :mod:`edgecnn.preprocess`. The model's own input tensor decides the
 input dtype and quantisation (so one preprocess.json serves a float model and its int8 twin); int8/uint8
 outputs are dequantised. The interpreter runs in a child process (:mod:`edgecnn.safety`).
@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,24 +21,15 @@ import numpy as np
 from edgecnn.errors import EdgecnnError, UsageError
 
 
-def find_sidecar(model_path: str | os.PathLike, name: str) -> Path | None:
-    """``<stem>.<name>``, ``<name>`` beside the model, or ``<name>`` one folder up (e.g. runs/x/tflite/m.tflite)."""
-    path = Path(model_path)
-    for candidate in (path.with_name(f"{path.stem}.{name}"), path.with_name(name), path.parent.parent / name):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def load_spec(model: Any, model_path: str | os.PathLike, *, warn: bool = True) -> Any:
     """The model's PreprocessSpec with input dtype/quantisation taken from the model itself."""
-    from edgecnn.preprocess import PreprocessSpec
+    from edgecnn.preprocess import PreprocessSpec, find_beside
 
     first = model.input_tensors[0]
     shape = tuple(first.shape)
     if len(shape) != 4 or shape[0] != 1 or shape[3] not in (1, 3):
         raise EdgecnnError(f"{model_path}: input shape {list(shape)} is not an image batch of 1 (1, H, W, 1|3)")
-    spec_path = find_sidecar(model_path, "preprocess.json")
+    spec_path = find_beside(model_path, "preprocess.json")
     if spec_path is None:
         if warn:
             print(f"Warning: no preprocess.json beside {model_path}; assuming input = pixel/255, padded resize",
@@ -81,7 +71,7 @@ def _with_model_io(spec: Any, model: Any) -> Any:
 def predict(model_path: str | os.PathLike, images: list[str | os.PathLike], *, top_k: int = 3,
             delegate: str = "xnnpack", num_threads: int | None = None) -> list[dict[str, Any]]:
     """Top-k (index, label, score) for each image; scores are the dequantised model outputs."""
-    from edgecnn.preprocess import read_labels
+    from edgecnn.preprocess import labels_beside, read_labels
     from edgecnn.safety import load_checked, run_in_child
 
     if top_k < 1:
@@ -93,7 +83,7 @@ def predict(model_path: str | os.PathLike, images: list[str | os.PathLike], *, t
         raise EdgecnnError(f"{model_path}: predict needs a model with one input, this one has {len(model.inputs)}")
     spec = load_spec(model, model_path)
     batch = np.concatenate([image_to_input(img, model, model_path, spec=spec) for img in images])
-    labels_path = find_sidecar(model_path, spec.labels) or find_sidecar(model_path, "labels.txt")
+    labels_path = labels_beside(model_path, spec)
     labels = read_labels(labels_path) if labels_path else None
 
     fd, tmp = tempfile.mkstemp(prefix="edgecnn-predict-", suffix=".npy")

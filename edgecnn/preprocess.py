@@ -91,6 +91,39 @@ class PreprocessSpec:
         return (self.height, self.width, self.channels)
 
 
+# ---- files beside a model -----------------------------------------------------------------------------
+
+PREPROCESS_FILE = "preprocess.json"
+LABELS_FILE = "labels.txt"
+
+
+def find_beside(model_path: str | Path, name: str) -> Path | None:
+    """The one rule for a model's sidecar file (``preprocess.json``, ``labels.txt``), used by every command.
+
+    First ``<stem>.<name>`` (a file of its own), then ``<name>`` in the model's folder, then ``<name>`` one
+    folder up (``runs/x/tflite/m.tflite`` → ``runs/x/<name>``, the run folder). None when there is none.
+    """
+    path = Path(model_path)
+    for candidate in (path.with_name(f"{path.stem}.{name}"), path.with_name(name), path.parent.parent / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def spec_beside(model_path: str | Path) -> PreprocessSpec:
+    """The ``preprocess.json`` found beside ``model_path`` by :func:`find_beside`; an error when there is none."""
+    path = find_beside(model_path, PREPROCESS_FILE)
+    if path is None:
+        raise EdgecnnError(f"no preprocess.json beside {model_path}: pass the preprocessing explicitly")
+    return PreprocessSpec.load(path)
+
+
+def labels_beside(model_path: str | Path, spec: PreprocessSpec | None = None) -> Path | None:
+    """The labels file beside ``model_path``: the one ``spec.labels`` names, else ``labels.txt``."""
+    named = spec.labels if spec is not None else LABELS_FILE
+    return find_beside(model_path, named) or (find_beside(model_path, LABELS_FILE) if named != LABELS_FILE else None)
+
+
 def check_labels_name(name: Any) -> str:
     """``labels`` names a file beside the model: a bare file name, never a path (``../x``, ``/etc/x``, ``a/b``)."""
     bare = isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\:\0")
@@ -101,6 +134,8 @@ def check_labels_name(name: Any) -> str:
 
 
 # ---- 1. channels -------------------------------------------------------------------------------------
+# Every step works on one image (H, W, C) or a batch (N, H, W, C): channels are the last axis, rows and
+# columns the two before it, so a batch goes through exactly the arithmetic of its images, vectorised.
 
 def convert_channels(image: np.ndarray, channels: int) -> np.ndarray:
     """uint8 (H, W) or (H, W, C) → uint8 (H, W, channels)."""
@@ -111,21 +146,26 @@ def convert_channels(image: np.ndarray, channels: int) -> np.ndarray:
         img = img[:, :, None]
     if img.ndim != 3 or img.shape[2] not in (1, 2, 3, 4):
         raise EdgecnnError(f"not an image array: shape {img.shape}")
-    if img.shape[2] in (2, 4):  # grey+alpha or RGBA: drop alpha
-        img = img[:, :, :-1]
-    have = img.shape[2]
+    return np.ascontiguousarray(_channels(img, channels))
+
+
+def _channels(pixels: np.ndarray, channels: int) -> np.ndarray:
+    """Step 1 on the last axis of (..., C) uint8 pixels, C in 1–4."""
+    if pixels.shape[-1] in (2, 4):  # grey+alpha or RGBA: drop alpha
+        pixels = pixels[..., :-1]
+    have = pixels.shape[-1]
     if have == channels:
-        return np.ascontiguousarray(img)
+        return pixels
     if have == 1 and channels == 3:
-        return np.repeat(img, 3, axis=2)
+        return np.repeat(pixels, 3, axis=-1)
     if have == 3 and channels == 1:
-        rgb = img.astype(np.int32)
-        luma = (299 * rgb[:, :, 0] + 587 * rgb[:, :, 1] + 114 * rgb[:, :, 2] + 500) // 1000
-        return luma.astype(np.uint8)[:, :, None]
+        rgb = pixels.astype(np.int32)
+        luma = (299 * rgb[..., 0] + 587 * rgb[..., 1] + 114 * rgb[..., 2] + 500) // 1000
+        return luma.astype(np.uint8)[..., None]
     raise EdgecnnError(f"cannot turn {have} channels into {channels}")
 
 
-# ---- 2. resize ---------------------------------------------------------------------------------------
+# ---- 2. resize: (..., H, W, C) → (..., height, width, C) ------------------------------------------------
 
 def _nearest_index(dst: int, src: int) -> np.ndarray:
     i = np.arange(dst, dtype=np.int64)
@@ -133,9 +173,9 @@ def _nearest_index(dst: int, src: int) -> np.ndarray:
 
 
 def resize_nearest(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    rows = _nearest_index(height, img.shape[0])
-    cols = _nearest_index(width, img.shape[1])
-    return img[rows][:, cols]
+    rows = _nearest_index(height, img.shape[-3])
+    cols = _nearest_index(width, img.shape[-2])
+    return img[..., rows, :, :][..., cols, :]
 
 
 def _bilinear_weights(dst: int, src: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,27 +189,27 @@ def _bilinear_weights(dst: int, src: int) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def resize_bilinear(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    y0, y1, fy = _bilinear_weights(height, img.shape[0])
-    x0, x1, fx = _bilinear_weights(width, img.shape[1])
+    y0, y1, fy = _bilinear_weights(height, img.shape[-3])
+    x0, x1, fx = _bilinear_weights(width, img.shape[-2])
     src = img.astype(np.float64)
-    fx_ = fx[None, :, None]
-    top = src[y0][:, x0] * (1.0 - fx_) + src[y0][:, x1] * fx_
-    bottom = src[y1][:, x0] * (1.0 - fx_) + src[y1][:, x1] * fx_
+    fx_ = fx[:, None]
+    top = src[..., y0, :, :][..., x0, :] * (1.0 - fx_) + src[..., y0, :, :][..., x1, :] * fx_
+    bottom = src[..., y1, :, :][..., x0, :] * (1.0 - fx_) + src[..., y1, :, :][..., x1, :] * fx_
     fy_ = fy[:, None, None]
     out = top * (1.0 - fy_) + bottom * fy_
     return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
 
 
 def resize_pad(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    h, w = img.shape[:2]
+    h, w = img.shape[-3:-1]
     if h > height or w > width:
         f = min(height / h, width / w)
         h, w = max(1, math.floor(h * f + 0.5)), max(1, math.floor(w * f + 0.5))
         h, w = min(h, height), min(w, width)
         img = resize_nearest(img, h, w)
-    out = np.zeros((height, width, img.shape[2]), dtype=np.uint8)
+    out = np.zeros((*img.shape[:-3], height, width, img.shape[-1]), dtype=np.uint8)
     top, left = (height - h) // 2, (width - w) // 2
-    out[top:top + h, left:left + w] = img
+    out[..., top:top + h, left:left + w, :] = img
     return out
 
 
@@ -177,11 +217,36 @@ _RESIZERS = {"nearest": resize_nearest, "bilinear": resize_bilinear, "pad": resi
 
 
 def adapt_image(image: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
-    """Steps 1–2: any uint8 image → uint8 (height, width, channels) of the model."""
+    """Steps 1–2: any uint8 image (H, W[, C]) → uint8 (height, width, channels) of the model."""
     img = convert_channels(image, spec.channels)
-    if img.shape[0] == spec.height and img.shape[1] == spec.width:
+    if img.shape[:2] == (spec.height, spec.width):
         return img
     return _RESIZERS[spec.resize](img, spec.height, spec.width)
+
+
+def adapt_batch(images: np.ndarray, spec: PreprocessSpec, chunk: int = 4096) -> np.ndarray:
+    """Steps 1–2 on a batch of same-sized uint8 images (N, H, W[, C]): the bytes of ``adapt_image`` on each.
+
+    Works in chunks so that bilinear resizing (float64) of a large set does not need gigabytes at once.
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise EdgecnnError(f"images must be uint8 0–255, got {images.dtype}")
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[3] not in (1, 2, 3, 4):
+        raise EdgecnnError(f"not a batch of images: shape {images.shape}")
+    if len(images) == 0:
+        return np.zeros((0, *spec.shape), dtype=np.uint8)
+    parts = [_adapt_chunk(images[i:i + chunk], spec) for i in range(0, len(images), chunk)]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _adapt_chunk(batch: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    batch = _channels(batch, spec.channels)
+    if batch.shape[1:3] == (spec.height, spec.width):
+        return np.ascontiguousarray(batch)
+    return _RESIZERS[spec.resize](batch, spec.height, spec.width)
 
 
 # ---- 3–4. scale and quantise -----------------------------------------------------------------------

@@ -293,12 +293,10 @@ def _prepare_input(model: Any, path: Path, source: str | None) -> tuple[dict[str
     value_range = [0.0, 1.0]
     spec = None
     try:
-        from edgecnn.predict import find_sidecar
+        from edgecnn.preprocess import PreprocessSpec, find_beside
 
-        spec_path = find_sidecar(path, "preprocess.json")
+        spec_path = find_beside(path, "preprocess.json")
         if spec_path is not None:
-            from edgecnn.preprocess import PreprocessSpec
-
             spec = PreprocessSpec.load(spec_path)
             ends = [spec.offset, 255.0 * spec.scale + spec.offset]
             value_range = [min(ends), max(ends)]

@@ -1,7 +1,9 @@
-"""Render profile/inspect/predict results: rich tables for people, JSON/CSV/markdown for files and scripts.
+"""Render results: rich tables for people, JSON/CSV/markdown for files and scripts.
 
-Everything here takes the plain dicts that :mod:`edgecnn.profile`, :mod:`edgecnn.inspect_model` and
-:mod:`edgecnn.predict` return, so local and remote (SSH) results print the same way.
+The profile/inspect/predict renderers take the plain dicts that :mod:`edgecnn.profile`,
+:mod:`edgecnn.inspect_model` and :mod:`edgecnn.predict` return, so local and remote (SSH) results print the
+same way; :func:`print_convert_report` prints :class:`edgecnn.convert.ConvertReport` (read by attribute, so
+this module never imports the TensorFlow half).
 """
 from __future__ import annotations
 
@@ -259,3 +261,77 @@ def predict_table(results: list[dict[str, Any]]) -> Table:
         for rank, item in enumerate(r["top_k"], 1):
             table.add_row(r["image"] if rank == 1 else "", str(rank), item["label"], f"{item['score']:.4f}")
     return table
+
+
+# ---- edgecnn convert ----------------------------------------------------------------------------
+
+def print_convert_report(report: Any, console: Any = None) -> None:
+    """`edgecnn convert`'s output for a :class:`edgecnn.convert.ConvertReport`: one row per variant,
+    per-layer sparsity when pruned, the precision plan, notes, the Edge TPU result."""
+    from edgecnn.console import make_console
+
+    if console is None:
+        console = make_console()
+    title = f"{report.model}: {report.test_images} test images through the LiteRT interpreter"
+    table = Table(title=title)
+    for column in ("variant", "size", "× fp32", "gzip", "accuracy", "agree", "conv s", "XNNPACK"):
+        table.add_column(column, justify="left" if column in ("variant", "XNNPACK") else "right")
+    for r in report.variants:
+        label = r.variant + (" (sparse)" if r.sparse_encoding else "")
+        if r.precision is not None and r.precision != r.variant:
+            label += f" → plan: {r.precision}"
+        table.add_row(label, fmt_bytes(r.size_bytes),
+                      f"{r.ratio_to_float32:.3f}" if r.ratio_to_float32 else "-", fmt_bytes(r.gzip_bytes),
+                      _pct2(r.accuracy), _pct2(r.agreement_with_float32), f"{r.convert_seconds:.1f}", r.xnnpack)
+    console.print(table)
+    for r in report.variants:
+        console.print(f"{r.variant}: {r.path}")
+    if report.optimisations.get("prune") is not None:
+        for r in report.variants:
+            if r.layer_sparsity:
+                layers = sorted(r.layer_sparsity.items(), key=lambda kv: -kv[1])
+                shown = ", ".join(f"{k} {v:.0%}" for k, v in layers[:8])
+                more = f" … (+{len(layers) - 8})" if len(layers) > 8 else ""
+                console.print(f"{r.variant}: weight zeros in the file {r.weight_sparsity:.1%} — {shown}{more}")
+    if report.explain:
+        from edgecnn.layer_error import LayerErrorReport, print_explanation
+
+        print_explanation(LayerErrorReport.from_json(report.explain), console)
+        if report.explain.get("plot"):
+            console.print(f"plot: {report.explain['plot']}")
+    if report.plan:
+        print_precision_plan(report.plan, console)
+    for note in report.notes:
+        console.print(f"note: {note}")
+    if report.edgetpu:
+        tpu = report.edgetpu
+        if "compiler" in tpu:  # a compile_for_edgetpu result: the compiler's op table or how to install it
+            from edgecnn.targets.coral import print_compile_result
+
+            print_compile_result(tpu, console)
+        else:
+            console.print(f"Edge TPU: {tpu.get('error') or tpu.get('message') or 'done'}")
+    if report.report_path:
+        console.print(f"report: {report.report_path}")
+
+
+def print_precision_plan(plan: dict[str, Any], console: Any) -> None:
+    """Every candidate the precision plan tried: validation (the choice) and test (the report) accuracy, size, time."""
+    table = Table(title=f"precision plan: budget {plan['max_drop_points']} points on {plan['val_images']} validation "
+                        f"images; times interleaved in one process ({plan['timing'].get('threads')} threads)")
+    for column in ("candidate", "float layers", "val acc", "val drop", "test acc", "size", "ms", "× fp32", ""):
+        table.add_column(column, justify="left" if column in ("candidate", "") else "right")
+    for c in plan["candidates"]:
+        mark = "← written" if c["name"] == plan["chosen"] else ("over budget" if not c["within_budget"] else "")
+        table.add_row(c["name"], str(len(c["float_layers"])), _pct2(c["val_accuracy"]),
+                      f"{c['val_drop_points']:+.2f}", _pct2(c["test_accuracy"]), fmt_bytes(c["size_bytes"]),
+                      f"{c['latency_ms']:.3f}" if c["latency_ms"] is not None else "-",
+                      f"{c['speedup_vs_float32']:.2f}" if c["speedup_vs_float32"] else "-", mark)
+    console.print(table)
+    console.print(f"plan: {plan['chosen']} — {plan['reason']}")
+    if plan.get("edgetpu") and plan.get("edgetpu_would_keep_float"):
+        console.print("plan: for the CPU it would have kept in float: " + ", ".join(plan["edgetpu_would_keep_float"]))
+
+
+def _pct2(value: float | None) -> str:  # accuracies to 0.01 points, as convert always printed them
+    return "-" if value is None else f"{value:.2%}"

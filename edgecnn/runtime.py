@@ -25,7 +25,7 @@ from edgecnn.errors import EdgecnnError
 
 DELEGATES = ("xnnpack", "none", "edgetpu")
 
-# Edge TPU runtime library names per OS (Coral docs; FACTS.md).
+# Edge TPU runtime library names per OS (Coral docs; docs/CORAL.md).
 EDGETPU_LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib", "win32": "edgetpu.dll"}
 
 EDGETPU_INSTALL_HINT = ("install the Edge TPU runtime (Debian/Ubuntu/Raspberry Pi OS: add Coral's apt repository, "
@@ -89,7 +89,7 @@ def load_delegate_or_explain(name_or_path: str, options: dict[str, Any] | None =
 
     ``load_delegate`` raises OSError for a missing library, AttributeError for a library that is not a
     TFLite delegate plugin (no ``tflite_plugin_create_delegate``) and ValueError when the plugin refuses
-    to start (e.g. no Edge TPU plugged in) — FACTS.md.
+    to start (e.g. no Edge TPU plugged in); tests/test_runtime.py checks each message.
     """
     module, _, _ = _backend()
     is_edgetpu = name_or_path == "edgetpu"
@@ -234,7 +234,7 @@ def delegated_ops(interpreter: Any) -> dict[str, Any]:
     ``{"delegate_nodes": n, "delegated": sorted op indices, "total_ops": ops in the file}``.
     """
     try:
-        nodes = interpreter._get_ops_details()  # private but stable since TF 2.5; see FACTS.md
+        nodes = interpreter._get_ops_details()  # private: without it the answer is "unknown"
     except Exception:  # noqa: BLE001 - a runtime without it: unknown, not an error
         return {"delegate_nodes": None, "delegated": [], "total_ops": None}
     originals = [n for n in nodes if n.get("op_name") != "DELEGATE"]

@@ -1,7 +1,7 @@
 """Never crash on a user's file: lint the graph in this process, run the native runtime in a child process.
 
-Two layers (FACTS.md: the runtime's flatbuffer verifier catches garbage, but ~3% of field-level corruptions
-that pass it still segfault or abort the process):
+Two layers (the runtime's flatbuffer verifier catches garbage, but some field-level corruptions that pass it
+still segfault or abort the process: tests/test_fuzz.py):
 
 1. :func:`load_checked` reads the file with the pure-Python reader (:mod:`edgecnn.tflite_file`) and
    :func:`lint_model` rejects what is known to crash the runtime — an op input of -1 in a required slot, an op

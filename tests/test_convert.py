@@ -68,6 +68,7 @@ def _family_job(names: list[str], out_dir: str) -> None:
     from edgecnn.data import calibration_samples, load_dataset
     from edgecnn.evaluate import agreement, evaluate_tflite, predict_tflite
     from edgecnn.preprocess import PreprocessSpec, to_float_input
+    from edgecnn.tflite_checks import io_quantization
     from edgecnn.tflite_file import read_tflite
     from edgecnn.zoo import create_model, get_spec
 
@@ -102,7 +103,7 @@ def _family_job(names: list[str], out_dir: str) -> None:
                 info = cv.convert_saved_model({"variant": variant, "saved_model": str(saved),
                                                     "calibration": str(work / "calib.npy"), "output": str(path)})
                 blob = path.read_bytes()
-                dtype, quant, floats = cv.io_quantization(blob)
+                dtype, quant, floats = io_quantization(blob)
                 vspec = PreprocessSpec.from_json({**spec.to_json(), "input_dtype": dtype})
                 vspec.input_quantization = quant
                 measured = evaluate_tflite(blob, x_test, y_test, vspec)
@@ -125,7 +126,7 @@ def _family_job(names: list[str], out_dir: str) -> None:
         # while the model is fed pixel/255), fed through its own preprocess.json: what a broken conversion
         # scores on the same images, so the test shows that AGREEMENT separates the two.
         blob = _scale_input((work / "base_int8.tflite").read_bytes(), 255.0)
-        dtype, quant, _ = cv.io_quantization(blob)
+        dtype, quant, _ = io_quantization(blob)
         vspec = PreprocessSpec.from_json({**spec.to_json(), "input_dtype": dtype})
         vspec.input_quantization = quant
         broken = evaluate_tflite(blob, x_test, y_test, vspec)["predictions"]

@@ -10,7 +10,7 @@ import pytest
 
 from edgecnn import data
 from edgecnn.errors import EdgecnnError
-from edgecnn.preprocess import PreprocessSpec, adapt_image
+from edgecnn.preprocess import PreprocessSpec, adapt_batch, adapt_image
 
 SHAPES = Path(__file__).resolve().parent / "data" / "images" / "shapes"
 ONE_CLASS = Path(__file__).resolve().parent / "data" / "images" / "one_class"
@@ -250,7 +250,7 @@ def test_adapt_batch_equals_adapt_image(resize, src_shape, dst):
     rng = np.random.default_rng(sum(src_shape) + sum(dst))
     batch = rng.integers(0, 256, (5, *src_shape), dtype=np.uint8)
     spec = PreprocessSpec(*dst, resize=resize)
-    fast = data.adapt_batch(batch, spec, chunk=2)  # several chunks
+    fast = adapt_batch(batch, spec, chunk=2)  # several chunks
     slow = np.stack([adapt_image(img, spec) for img in batch])
     assert fast.dtype == np.uint8 and fast.shape == (5, *dst)
     assert np.array_equal(fast, slow)
@@ -258,11 +258,11 @@ def test_adapt_batch_equals_adapt_image(resize, src_shape, dst):
 
 def test_adapt_batch_of_nothing_and_of_2d_images():
     spec = PreprocessSpec(4, 4, 1, resize="nearest")
-    assert data.adapt_batch(np.zeros((0, 8, 8), np.uint8), spec).shape == (0, 4, 4, 1)
+    assert adapt_batch(np.zeros((0, 8, 8), np.uint8), spec).shape == (0, 4, 4, 1)
     grey = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
-    assert np.array_equal(data.adapt_batch(grey, spec), np.stack([adapt_image(g, spec) for g in grey]))
+    assert np.array_equal(adapt_batch(grey, spec), np.stack([adapt_image(g, spec) for g in grey]))
     with pytest.raises(EdgecnnError, match="uint8"):
-        data.adapt_batch(grey.astype(np.float32), spec)
+        adapt_batch(grey.astype(np.float32), spec)
 
 
 # ---- calibration samples ---------------------------------------------------------------------------

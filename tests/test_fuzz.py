@@ -1,7 +1,8 @@
 """Fuzz the safe loading path with seeded corruptions of the real test models: zero crashes, zero tracebacks.
 
 Each case is a truncation, random bytes, bit flips, or a field-level edit that keeps a valid flatbuffer
-(an op input/output index changed — the corruptions that pass LiteRT's verifier and segfault it, FACTS.md).
+(an op input/output index changed — corruptions that pass LiteRT's verifier; some of them crash it, and
+test_fuzz_safe_loader counts those as "crash_contained").
 Every case must end as a success or one :class:`EdgecnnError` line; a native crash must stay in the child.
 """
 from __future__ import annotations

@@ -46,7 +46,8 @@ FAMILIES = {  # Keras Applications constructor → extra arguments
     "VGG16": {"nested": True},
     "ConvNeXtTiny": {},
 }
-# The families whose graph tfmot refuses as Keras builds it (FACTS.md), so edgecnn must rewrite it.
+# The families whose graph tfmot refuses as Keras builds it (raw TF ops, nested models, preprocessing or custom
+# layers: see edgecnn/keras_rewrite.py and tests/test_keras_rewrite.py::test_tfmot_refuses_the_original).
 REWRITTEN = {"MobileNetV3Small", "MobileNetV3Large", "EfficientNetB0", "ConvNeXtTiny", "VGG16"}
 CONVERT_ARGS = ["--int8", "--prune", "0.5", "--qat", "--epochs", "1", "--limit", "32", "--eval-limit", "16",
                 "--calibration-samples", "16"]

@@ -61,7 +61,7 @@ def test_export_refuses_a_labels_path(run_with_escaping_labels, cli, tmp_path):
 
 
 def test_evaluate_reads_the_same_rule(run_with_escaping_labels):
-    from edgecnn.evaluate import spec_beside
+    from edgecnn.preprocess import spec_beside
 
     with pytest.raises(EdgecnnError, match="labels must be a file name"):
         spec_beside(run_with_escaping_labels)

@@ -118,7 +118,8 @@ def test_convert_max_drop_writes_the_fastest_file_within_budget(small_model, tmp
     # The file written is the chosen one: same size, same test accuracy measured independently here.
     assert out.stat().st_size == chosen["size_bytes"]
     from edgecnn.data import load_dataset
-    from edgecnn.evaluate import evaluate_tflite, spec_beside
+    from edgecnn.evaluate import evaluate_tflite
+    from edgecnn.preprocess import spec_beside
 
     spec = spec_beside(out)
     ds = load_dataset("fashion_mnist", spec)

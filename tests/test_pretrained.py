@@ -202,8 +202,8 @@ def test_export_is_a_file_keras_loads(imported, name):
 
 
 def test_imagenet_without_network_is_one_line_error(tmp_path):
-    """No network here (FACTS.md); a proxy on a closed port makes that certain anywhere. Keras' download fails
-    and the user gets one line saying what to do instead."""
+    """Test machines may have no network; a proxy on a closed port makes that certain anywhere. Keras' download
+    fails and the user gets one line saying what to do instead."""
     closed = "http://127.0.0.1:9"
     env = {"KERAS_HOME": str(tmp_path / "keras"), "https_proxy": closed, "HTTPS_PROXY": closed,
            "http_proxy": closed, "HTTP_PROXY": closed}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ctypes.util
-import sys
 
 import numpy as np
 import pytest
@@ -144,16 +143,6 @@ def test_child_errors_keep_message_and_exit_code(tests_data):
     assert err.value.exit_code == 1
     with pytest.raises(ValueError):
         run_in_child("os:system", {"command": "true"})  # only edgecnn functions run in the child
-
-
-def test_runtime_half_imports_no_tensorflow():
-    import subprocess
-
-    code = ("import sys; import edgecnn.runtime, edgecnn.tflite_file, edgecnn.safety, edgecnn.profile, "
-            "edgecnn.inspect_model, edgecnn.predict, edgecnn.report, edgecnn.op_profiler, edgecnn.cli.runtime, "
-            "edgecnn.child, edgecnn.targets.coral, edgecnn.targets.coral_versions, edgecnn.targets.known_hosts; "
-            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_sparse_format_model_runs_on_xnnpack(tests_data):

@@ -84,9 +84,9 @@ def _held_out_accuracy(run_dir: Path) -> float:
     import numpy as np
 
     from edgecnn._tf import keras
-    from edgecnn.data import adapt_batch, load_dataset
+    from edgecnn.data import load_dataset
     from edgecnn.optimize import zoo_custom_objects
-    from edgecnn.preprocess import PreprocessSpec, to_float_input
+    from edgecnn.preprocess import PreprocessSpec, adapt_batch, to_float_input
 
     ds = load_dataset("fashion_mnist", None, seed=0)
     labels = sorted(ds.labels[c] for c in TARGET_CLASSES)  # the folder's classes, in the run's label order

@@ -26,7 +26,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def convert_16x8(saved_model: str, calibration: np.ndarray) -> bytes:
     from edgecnn._tf import tf
-    from edgecnn.convert import strip_for_runtime
+    from edgecnn.tflite_edit import strip_for_runtime
 
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -9,7 +9,7 @@ file sees the same machine state:
 
 * edgecnn's MobileNetV2 float32 and full int8 (int8 I/O) exactly as ``edgecnn convert`` writes them
   (:func:`edgecnn.benchmark.measure.keras_to_tflite`: convert's own conversion step, then
-  :func:`edgecnn.convert.strip_for_runtime`);
+  :func:`edgecnn.tflite_edit.strip_for_runtime`);
 * the same model through one bare converter call (no stripping): does edgecnn's pipeline cost time?
 * Keras Applications' MobileNetV2 float32 and int8 from a plain converter call: the reference ratio
   ("a bare LiteRT loop") on this CPU.

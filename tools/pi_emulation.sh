@@ -10,7 +10,7 @@
 # (debootstrap's emulated second stage is most of it; measured: 24 min for debootstrap + 12 min for pip on
 # a loaded 2-core machine); the chroot is kept in $PI_ROOT and reused. Not wired into CI.
 #
-# The qemu pitfall (../docs/DEPLOY.md, FACTS): ai-edge-litert 2.3.0 crashes under Debian 12's qemu 7.2,
+# The qemu pitfall (../docs/DEPLOY.md): ai-edge-litert 2.3.0 crashes under Debian 12's qemu 7.2,
 # and runs under qemu 10 from bookworm-backports. So we take qemu-user-static from backports when the
 # host is bookworm; if backports is unreachable we fall back to qemu 7.2 and ai-edge-litert 2.1.6 (the
 # newest that runs there), installing edgecnn with --no-deps and saying so. Timings under emulation mean

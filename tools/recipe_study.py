@@ -143,8 +143,8 @@ class Splits:
 
 def load_splits(run_dir: Path) -> Splits:
     from edgecnn import runs
-    from edgecnn.data import adapt_batch, load_dataset
-    from edgecnn.preprocess import PreprocessSpec
+    from edgecnn.data import load_dataset
+    from edgecnn.preprocess import PreprocessSpec, adapt_batch
 
     spec = PreprocessSpec.load(run_dir / runs.PREPROCESS_FILE)
     seed = runs.read_config(run_dir).get("data", {}).get("seed", 0)

@@ -103,9 +103,8 @@ def accuracy_on(run_dir: Path, x, y) -> float:
     import numpy as np
 
     from edgecnn._tf import keras
-    from edgecnn.data import adapt_batch
     from edgecnn.optimize import zoo_custom_objects
-    from edgecnn.preprocess import PreprocessSpec, to_float_input
+    from edgecnn.preprocess import PreprocessSpec, adapt_batch, to_float_input
 
     spec = PreprocessSpec.load(run_dir / "preprocess.json")
     with keras.utils.custom_object_scope(zoo_custom_objects()):

@@ -77,14 +77,15 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}")
 
-    from edgecnn.convert import convert, print_report  # TensorFlow is imported only from here on
+    from edgecnn.convert import convert  # TensorFlow is imported only from here on
+    from edgecnn.report import print_convert_report
 
     result = convert(source, chosen, prune=prune, prune_pattern=prune_pattern, qat=qat, edgetpu=edgetpu,
                      calibration_samples=calibration_samples, data=data, epochs=epochs, output=output,
                      report=report, limit=limit, eval_limit=eval_limit, scale=scale, offset=offset,
                      max_drop=max_drop, explain=explain, trust_model=trust_model,
                      log=lambda message: click.echo(message, err=True))
-    print_report(result)
+    print_convert_report(result)
     if result.edgetpu and "error" in result.edgetpu:
         raise click.exceptions.Exit(1)
 

@@ -31,7 +31,7 @@ def explain_cmd(quantised: str, float_model: str, data: str, images: int, timing
     """
     from edgecnn.data import load_dataset
     from edgecnn.errors import UsageError
-    from edgecnn.evaluate import spec_beside
+    from edgecnn.preprocess import spec_beside
     from edgecnn.layer_error import explain, plot_explanation, print_explanation
 
     if images < 1:
