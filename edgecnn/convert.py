@@ -43,7 +43,6 @@ from edgecnn.tflite_checks import (LAYER_IN_NAME, check_fully_integer, first_run
                                    layer_sparsity)
 from edgecnn.tflite_edit import strip_for_runtime
 
-_first_run = first_run  # edgecnn.precision_plan imports it from here
 
 VARIANTS = ("float32", "float16", "dynamic", "int8", "uint8")
 INTEGER_VARIANTS = ("int8", "uint8")

@@ -122,7 +122,8 @@ def quantize_child(calibrated: str, float_nodes: list[str], io_type: str, output
     from tensorflow.lite.python import convert as tflite_convert
 
     from edgecnn._tf import tf
-    from edgecnn.convert import _first_run, strip_for_runtime
+    from edgecnn.tflite_checks import first_run
+    from edgecnn.tflite_edit import strip_for_runtime
 
     io = {"int8": tf.int8, "uint8": tf.uint8}[io_type]
     t0 = time.perf_counter()
@@ -130,7 +131,7 @@ def quantize_child(calibrated: str, float_nodes: list[str], io_type: str, output
                                          output_data_type=io, denylisted_nodes=list(float_nodes) or None)
     model = strip_for_runtime(model)
     Path(output).write_bytes(model)
-    return {"seconds": time.perf_counter() - t0, **_first_run(model)}
+    return {"seconds": time.perf_counter() - t0, **first_run(model)}
 
 
 # ---- parent side ---------------------------------------------------------------------------------------
