@@ -419,8 +419,8 @@ def expand_variants(variants: Sequence[str] | str) -> list[str]:
 
 
 def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",), *, prune: float | None = None,
-            prune_pattern: str | None = None, qat: bool = False, edgetpu: bool = False,
-            calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, data: str | None = None, epochs: int = 1,
+            prune_pattern: str | None = None, prune_keep: str = "smallest", qat: bool = False,
+            edgetpu: bool = False, calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES, data: str | None = None, epochs: int = 1,
             output: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             limit: int | None = None, eval_limit: int | None = None, batch_size: int = 64,
             scale: float | None = None, offset: float | None = None, resize: str | None = None,
@@ -436,8 +436,10 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     ``explain`` adds the per-layer error and time of the integer file against float32 (:mod:`edgecnn.layer_error`)
     to the report, with a PNG beside it.
     ``trust_model`` allows Lambda layers (Python code stored in the model file, run when it is loaded).
+    ``prune_keep`` (a rule of :data:`edgecnn.optimize.KEEP_RULES`) says which layers unstructured pruning leaves
+    dense: by default the smallest ones, which hold ≤ 5 % of the weights and most of the damage (docs/RECIPES.md).
     """
-    from edgecnn.optimize import check_sparsity, parse_pattern
+    from edgecnn.optimize import KEEP_RULES, check_sparsity, parse_pattern
 
     log = log or (lambda message: print(message, file=sys.stderr))
     wanted = expand_variants(variants)
@@ -448,6 +450,8 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     pattern = parse_pattern(prune_pattern)
     if pattern is not None and sparsity is None:
         sparsity = pattern[0] / pattern[1]
+    if prune_keep not in KEEP_RULES:
+        raise UsageError(f"--prune-keep must be one of {', '.join(KEEP_RULES)}, got {prune_keep!r}")
     if calibration_samples < 1:
         raise UsageError(f"--calibration-samples must be at least 1, got {calibration_samples}")
     if epochs < 1:
@@ -520,9 +524,12 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
                                      "calibration_samples": calibration_samples}
     if max_drop is not None:
         optimisations["max_drop"] = max_drop
+    if sparsity is not None:
+        optimisations["prune_keep"] = prune_keep if pattern is None else "none"
     base_model, qat_model = _optimise(model, dataset, spec, sparsity=sparsity, pattern=prune_pattern,
+                                      keep=prune_keep if pattern is None else "none",
                                       qat=qat and max_drop is None, epochs=epochs, batch_size=batch_size, seed=seed,
-                                      log=log)
+                                      log=log, notes=notes, optimisations=optimisations)
     plan_result = explanation = None
 
     with tempfile.TemporaryDirectory(prefix="edgecnn-convert-") as tmp:
@@ -687,7 +694,8 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def _optimise(model, dataset, spec, *, sparsity, pattern, qat, epochs, batch_size, seed, log):
+def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, batch_size, seed, log, notes,
+              optimisations):
     """(model for float/fp16/dynamic variants, QAT model for integer variants or None)."""
     if sparsity is None and not qat:
         return model, None
@@ -697,8 +705,17 @@ def _optimise(model, dataset, spec, *, sparsity, pattern, qat, epochs, batch_siz
     custom = optimize.zoo_custom_objects()
     base = model
     if sparsity is not None:
+        dense = optimize.layers_to_keep(model, keep)
+        if dense:
+            sizes = optimize.prunable_sizes(model)
+            share = sum(sizes[name] for name in dense) / sum(sizes.values())
+            each = optimize.compensated_sparsity(sparsity, sizes, dense)
+            optimisations["dense_layers"] = dense
+            notes.append(f"pruning kept {len(dense)} layers dense ({keep}: {share:.1%} of the prunable weights: "
+                         f"{', '.join(dense[:6])}{', …' if len(dense) > 6 else ''}); the others pruned to "
+                         f"{each:.1%} so that the total is {sparsity:.0%}")
         base = optimize.prune(model, sparsity, data=data, pattern=pattern, epochs=epochs, batch_size=batch_size,
-                              seed=seed, custom_objects=custom, log=log)
+                              keep=dense, seed=seed, custom_objects=custom, log=log)
     qat_model = None
     if qat:
         qat_model = optimize.quantize_aware(base, data=data, epochs=epochs, batch_size=batch_size, seed=seed,

@@ -6,7 +6,7 @@ measure fine-tuning recipes per family and write docs/recipes.json + docs/RECIPE
     python tools/recipe_study.py --families mobilenet_v2 --recipes sensitivity   # per-layer pruning damage
     python tools/recipe_study.py --report                                        # JSON + markdown from the cache
 
-Each model is trained once at the benchmark's small config (tools/benchmark_zoo.py: 8000 Fashion-MNIST
+Each model is trained once at the benchmark's small config (`edgecnn benchmark --small`: 8000 Fashion-MNIST
 images × 3 epochs, the heavy families at width 0.5) into ``--work``. Every recipe starts from that trained
 model, fine-tunes on the same 8000 images through edgecnn.optimize, converts through
 edgecnn.convert.convert_saved_model (full int8, int8 I/O, 100 calibration images as the benchmark) and is
@@ -36,7 +36,7 @@ for path in (ROOT, ROOT / "tools"):
 import numpy as np  # noqa: E402
 
 DEFAULT_WORK = Path("/work/wt/recipes-work")
-# The benchmark's small config (tools/benchmark_zoo.py settings_for): what "the benchmark budget" means.
+# The benchmark's small config (edgecnn.benchmark.results.Settings): what "the benchmark budget" means.
 TRAIN_IMAGES, TRAIN_EPOCHS, TEST_IMAGES, CALIBRATION_IMAGES, SPARSITY = 8000, 3, 1000, 100, 0.5
 SCHEMA = 1
 
@@ -108,8 +108,7 @@ RECIPE_GROUPS = {
 # ---- one model's data and trained run --------------------------------------------------------------------
 
 def small_width(model_name: str) -> float | None:
-    from benchmark_zoo import SMALL_WIDTH
-
+    from edgecnn.benchmark.results import SMALL_WIDTH
     from edgecnn.zoo import get_spec
 
     return SMALL_WIDTH.get(get_spec(model_name).family)
@@ -436,12 +435,11 @@ def model_summary(model_name: str, work: Path) -> dict[str, Any] | None:
 
 
 def write_report(work: Path, docs: Path, models: list[str]) -> None:
-    from benchmark_zoo import environment
-
     from edgecnn.fileio import write_json, write_text
+    from edgecnn.profile import machine_info
 
     data = {"schema": SCHEMA, "generated_by": "tools/recipe_study.py", "updated": _now(),
-            "environment": {**environment(), "loadavg_at_report": os.getloadavg()[0],
+            "environment": {**machine_info(), "loadavg_at_report": os.getloadavg()[0],
                             "note": "2 cores shared by six developers while measured; seconds are not timings"},
             "settings": {"train_images": TRAIN_IMAGES, "train_epochs": TRAIN_EPOCHS, "test_images": TEST_IMAGES,
                          "val_images": TRAIN_IMAGES // 5, "calibration_images": CALIBRATION_IMAGES,

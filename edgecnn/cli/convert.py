@@ -23,6 +23,9 @@ def _variant_options(func):
 @click.option("--prune", "prune", type=float, default=None, metavar="S",
               help="magnitude-prune to sparsity S in [0, 1) with fine-tuning (e.g. 0.5)")
 @click.option("--prune-pattern", default=None, metavar="N:M", help="structured sparsity, e.g. 2:4")
+@click.option("--prune-keep", type=click.Choice(["smallest", "first", "none"]), default="smallest", show_default=True,
+              help="layers unstructured pruning leaves dense: the smallest (≤ 5%% of the weights, most sensitive), "
+                   "the first, or none")
 @click.option("--qat", is_flag=True, help="quantisation-aware training (prune-preserving with --prune)")
 @click.option("--max-drop", type=float, default=None, metavar="PTS",
               help="precision plan: the fastest file within PTS points of float32's top-1 on the validation split "
@@ -45,7 +48,8 @@ def _variant_options(func):
 @click.option("--trust-model", is_flag=True, help="load Lambda layers of a user model (they run Python code "
               "stored in the file); refused by default")
 def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dynamic: bool, v_float32: bool,
-                    v_all: bool, prune: float | None, prune_pattern: str | None, qat: bool, max_drop: float | None,
+                    v_all: bool, prune: float | None, prune_pattern: str | None, prune_keep: str, qat: bool,
+                    max_drop: float | None,
                     explain: bool, edgetpu: bool,
                     calibration_samples: int, data: str | None, epochs: int, limit: int | None,
                     eval_limit: int | None, scale: float | None, offset: float | None, output: str | None,
@@ -80,7 +84,8 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
     from edgecnn.convert import convert  # TensorFlow is imported only from here on
     from edgecnn.report import print_convert_report
 
-    result = convert(source, chosen, prune=prune, prune_pattern=prune_pattern, qat=qat, edgetpu=edgetpu,
+    result = convert(source, chosen, prune=prune, prune_pattern=prune_pattern, prune_keep=prune_keep, qat=qat,
+                     edgetpu=edgetpu,
                      calibration_samples=calibration_samples, data=data, epochs=epochs, output=output,
                      report=report, limit=limit, eval_limit=eval_limit, scale=scale, offset=offset,
                      max_drop=max_drop, explain=explain, trust_model=trust_model,
