@@ -554,14 +554,17 @@ def freeze_batch_norms(model) -> int:
 
 
 def quantize_aware(model, *, data: Any, spec: PreprocessSpec | None = None, epochs: int = 1,
-                   batch_size: int = 64, learning_rate: float = 1e-4, lr_schedule: str = "constant",
-                   freeze_batch_norm: bool = False, preserve_sparsity: bool = False,
+                   batch_size: int = 64, learning_rate: float = 1e-4, lr_schedule: str = "cosine",
+                   freeze_batch_norm: bool = True, preserve_sparsity: bool = False,
                    custom_objects: dict[str, Any] | None = None, seed: int = 0, verbose: int = 0,
                    log: Callable[[str], None] | None = None, keep_float: Sequence[str] = ()):
     """Quantisation-aware fine-tuning; returns the QAT Keras model (convert it with the int8 converter).
 
     ``lr_schedule`` is a key of :data:`LR_SCHEDULES`; ``freeze_batch_norm`` keeps every BatchNormalization
-    on its moving statistics during the fine-tune (:func:`freeze_batch_norms`); ``keep_float``: layer names left
+    on its moving statistics during the fine-tune (:func:`freeze_batch_norms`). The defaults (cosine decay,
+    BatchNorm frozen) are tools/recipe_study.py's best QAT recipe on validation images (docs/RECIPES.md):
+    +0.5, -0.1 and +2.0 points over a constant rate with BatchNorm on batch statistics for LeNet-5,
+    MobileNetV2 and EfficientNet-B0. ``keep_float``: layer names left
     out of quantisation (a precision plan's float layers).
     """
     data = _as_finetune_data(data, spec)
