@@ -114,7 +114,7 @@ def test_results_file_round_trip_and_refusals(tmp_path):
 
 def test_run_resumes_without_measuring_again(tmp_path, monkeypatch):
     """Rows measured with the same settings are not measured again: no child process is started."""
-    import edgecnn.safety
+    import edgecnn.child
     from edgecnn.benchmark import run
 
     settings = Settings.quick_run()
@@ -125,7 +125,7 @@ def test_run_resumes_without_measuring_again(tmp_path, monkeypatch):
     def no_child(*args, **kwargs):
         raise AssertionError("a measured row was measured again")
 
-    monkeypatch.setattr(edgecnn.safety, "run_in_child", no_child)
+    monkeypatch.setattr(edgecnn.child, "run_in_child", no_child)
     log: list[str] = []
     run(["lenet5"], out=tmp_path, work=tmp_path / "work", quick=True, variants="float32,int8", log=log.append)
     assert "small/lenet5: measured already with these settings, skipped" in log
@@ -291,7 +291,7 @@ def test_an_interrupted_training_run_is_continued_not_restarted(tmp_path):
 
 def test_a_model_that_fails_keeps_its_earlier_rows(tmp_path, monkeypatch):
     """A crash while adding a variant records the failure and leaves the rows measured before untouched."""
-    import edgecnn.safety
+    import edgecnn.child
     from edgecnn.benchmark import run
 
     settings = Settings.quick_run()
@@ -301,11 +301,13 @@ def test_a_model_that_fails_keeps_its_earlier_rows(tmp_path, monkeypatch):
     save_results(tmp_path / "benchmarks.json", Results(rows=[old]))
     calls = []
 
-    def crash(function, kwargs, *, timeout, label):
+    def crash(function, kwargs, *, label, limits):
         calls.append((function, kwargs["job"]["convert"], list(kwargs["job"]["keep"]), label))
+        assert limits.timeout == settings_timeout and limits.memory_setting == "EDGECNN_CONVERT_MEMORY"
         raise EdgecnnError(f"{label}: the runtime crashed on this model (signal 11, SIGSEGV)")
 
-    monkeypatch.setattr(edgecnn.safety, "run_in_child", crash)
+    settings_timeout = 10800.0  # run()'s default per-model timeout
+    monkeypatch.setattr(edgecnn.child, "run_in_child", crash)
     run(["lenet5"], out=tmp_path, work=tmp_path / "work", quick=True, variants="float32,int8", log=lambda m: None)
     assert calls == [("edgecnn.benchmark.measure:measure_model", ["int8"], ["float32"], "small/lenet5")]
     saved, _ = load_results(tmp_path / "benchmarks.json")
