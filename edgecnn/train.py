@@ -40,7 +40,7 @@ from edgecnn.preprocess import PreprocessSpec
 
 # Epoch caps for the full Fashion-MNIST training set (early stopping often ends sooner); unknown families get
 # DEFAULT_EPOCHS. Small families take minutes on 2 cores, the heaviest hours: the training column of
-# docs/BENCHMARKS.md gives measured seconds per budget, and the README how to shorten a run.
+# docs/benchmarks_legacy.md gives measured seconds per budget, and the README how to shorten a run.
 EPOCHS_BY_FAMILY = {
     "simple": 10, "lenet": 12, "alexnet": 8, "vgg": 6, "googlenet": 6, "resnet": 6, "densenet": 5,
     "mobilenet_v1": 5, "mobilenet_v2": 5, "mobilenet_v3": 6, "mobilenet": 5, "efficientnet": 6, "convnext": 6,
