@@ -39,13 +39,14 @@ import numpy as np
 import pytest
 
 AGREEMENT = 0.70          # all test images: good conversions measured 0.83-1.00, broken ones 0.05-0.24
-DECISIVE_AGREEMENT = 0.85  # images where the float model's top-1 leads its top-2 by MARGIN: good 0.89-1.00
+DECISIVE_AGREEMENT = 0.80  # images where the float model's top-1 leads its top-2 by MARGIN: good 0.89-1.00
 # Why not 0.90: in a CI-like run (2026-12-02) every family but one kept 0.98-1.00 of its decisive answers;
 # ResNet-50 kept 0.89 (97 of 109) with 0.80 on all images. Not a broken conversion (its broken twin: 0.09): the
 # per-layer explanation (edgecnn.layer_error.compare, 64 images) puts the harm on the last 1x1 convolutions of the
 # deep bottlenecks, whose heavy-tailed outputs get a coarse per-tensor int8 step: layer SNR 6.6 dB at
 # stage5_block3_3_conv, 9.3 dB at stage5_block2_3_conv, against >= 40 dB for the stem. That is int8's own loss,
-# the case `convert --max-drop` keeps in float, and it is what the precision-plan tests cover.
+# the case `convert --max-drop` keeps in float, and it is what the precision-plan tests cover. 0.80 leaves three
+# binomial standard deviations (0.03 on ~110 images) below ResNet-50's 0.89 so that the test does not flake.
 MARGIN = 0.1
 QAT_AGREEMENT = 0.60
 TRAIN_IMAGES = 128  # for QAT's fine-tune
