@@ -316,3 +316,20 @@ def test_a_model_that_fails_keeps_its_earlier_rows(tmp_path, monkeypatch):
     assert failure["model"] == "lenet5" and failure["variant"] is None and "SIGSEGV" in failure["error"]
     assert "- small/lenet5: the runtime crashed on this model (signal 11, SIGSEGV) (log: " in (
         tmp_path / "BENCHMARKS.md").read_text()
+
+
+def test_targets_count_points_exactly_at_the_budget():
+    """The targets table judges drops in points of N-image accuracies: 0.709375 - 0.704375 is exactly 0.5 points
+    (8 of 1600 images), which is within `--max-drop 0.5`; 1.6 points of pruning loss is not within 1.5; QAT that
+    loses more than post-training int8 does not meet QAT >= PTQ (all by hand)."""
+    from edgecnn.benchmark.report import targets_section
+
+    rows = [_row("mobilenet_v2", "float32", accuracy=0.709375, latency=1.0),
+            _row("mobilenet_v2", "int8", accuracy=0.704375, latency=0.8),
+            _row("mobilenet_v2", "planned", accuracy=0.704375, latency=0.8, plan_precision="int8",
+                 plan_float_layers=[], plan_val_drop_points=0.125),
+            _row("mobilenet_v2", "pruned_int8", accuracy=0.693375, latency=0.8),
+            _row("mobilenet_v2", "qat_int8", accuracy=0.700000, latency=0.8)]
+    line = next(line for line in targets_section(rows) if line.startswith("| mobilenet_v2"))
+    assert "plan ✓" in line and "pruned ✗" in line and "QAT ≥ PTQ ✗" in line, line
+    assert "1.25×" in line  # 1.0 ms / 0.8 ms
