@@ -38,6 +38,9 @@ def _raise_interrupt(signum, frame) -> None:
 @click.option("--limit", type=click.IntRange(min=1), metavar="N",
               help="Use at most N training images (and N/5 validation and test images): quick experiments.")
 @click.option("--seed", type=int, help="Seed of the data split, shuffling and weights [default: 0].")
+@click.option("--patience", type=click.IntRange(min=1), metavar="N",
+              help="Early stopping: stop after N epochs without a better validation accuracy (the best weights are "
+                   "kept) [default: 3]; --patience equal to --epochs trains every epoch.")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True),
               help="Training time budget: stop when one more epoch would overrun it.")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), metavar="RUN_DIR",
@@ -57,7 +60,7 @@ def _raise_interrupt(signum, frame) -> None:
               help="With --weights: epochs that train only the new head [default: a third of --epochs].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 def train_command(model: str, data: str, epochs, batch_size, input_size, channels, width, learning_rate, limit, seed,
-                  max_minutes, out_dir, resume, distribute, lr_scaling, mixed_precision, weights, head_epochs,
+                  max_minutes, patience, out_dir, resume, distribute, lr_scaling, mixed_precision, weights, head_epochs,
                   quiet) -> None:
     """Train MODEL (see `edgecnn models`) and write a run folder.
 
@@ -90,7 +93,7 @@ def train_command(model: str, data: str, epochs, batch_size, input_size, channel
 
     result = train(model, data, epochs=epochs, batch_size=batch_size, input_size=size,
                    channels=None if channels is None else int(channels), width=width, learning_rate=learning_rate,
-                   out_dir=out_dir, resume=resume, limit=limit, seed=seed, max_minutes=max_minutes,
+                   out_dir=out_dir, resume=resume, limit=limit, seed=seed, max_minutes=max_minutes, patience=patience,
                    verbose=not quiet, distribute=distribute, lr_scaling=lr_scaling, mixed_precision=mixed_precision,
                    weights=weights, head_epochs=head_epochs)
     if not result.is_chief:
