@@ -460,8 +460,11 @@ def read_weights(weights: str | os.PathLike, name: str, include_top: bool = True
 
 
 def create_pretrained(name: str, weights: str | os.PathLike, input_shape: tuple[int, int, int] | None = None,
-                      num_classes: int | None = None, **knobs: Any):
+                      num_classes: int | None = None, *, load_head: bool = True, **knobs: Any):
     """``(model, Import)``: zoo model ``name`` with Keras Applications weights (module docstring).
+
+    ``load_head=False`` leaves the classifier new even when the file's fits (transfer learning: the run's classes
+    are not the file's, whatever their number).
 
     The model expects ``pixel × Import.scale + Import.offset`` as input (record it in preprocess.json).
     """
@@ -497,7 +500,8 @@ def create_pretrained(name: str, weights: str | os.PathLike, input_shape: tuple[
         except _Mismatch as exc:
             hint = f" (built with width={width:g}: is the file's alpha the same?)" if "width" in spec.knobs else ""
             raise EdgecnnError(f"{source.source} does not fit {spec.name}: {exc}{hint}") from exc
-    head_loaded, why_not = _load_head(loader, [p for p in pairs if p.head], source)
+    head_loaded, why_not = (_load_head(loader, [p for p in pairs if p.head], source) if load_head
+                            else (False, "transfer learning: new classes"))
     head = [n for p in pairs if p.head for n in p.zoo]
     notes = [f"{len(loader.loaded)} layers from {source.source}"]
     model, new_layers = body, ([] if head_loaded else head)

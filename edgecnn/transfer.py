@@ -88,8 +88,9 @@ def build(config: dict[str, Any]):
 
     keras.utils.set_random_seed(config["seed"])  # the new head's initial weights
     transfer = config["transfer"]
+    # Always a new classifier: the run's classes are the user's, even when their number matches the file's.
     model, loaded = create_pretrained(config["model"], transfer["weights"], tuple(config["input_shape"]),
-                                      config["num_classes"], **config["knobs"])
+                                      config["num_classes"], load_head=False, **config["knobs"])
     transfer.update(loaded_layers=loaded.loaded_layers, head_loaded=loaded.head_loaded,
                     new_layers=loaded.new_layers, notes=loaded.notes, scale=loaded.scale, offset=loaded.offset)
     # Trainable as in the fine-tune phase from the start, so the optimizer is built (and a resumed run's
