@@ -193,12 +193,20 @@ def _load_keras(src: _Source, trust_model: bool = False):
     from edgecnn.optimize import zoo_custom_objects
 
     check_model_file(src.model_path, trust_model=trust_model)
+
+    def load(custom_objects: dict[str, Any]):
+        with keras.utils.custom_object_scope(custom_objects):
+            return keras.models.load_model(str(src.model_path), compile=False, safe_mode=not trust_model)
+
     try:
-        with keras.utils.custom_object_scope(zoo_custom_objects()):
-            model = keras.models.load_model(str(src.model_path), compile=False, safe_mode=not trust_model)
+        model = load(zoo_custom_objects())
     except Exception as exc:  # noqa: BLE001 - any loader failure means "not a Keras model we can read"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EdgecnnError(f"{src.model_path}: not a Keras model edgecnn can load ({first[:200]})") from exc
+        try:  # Keras Applications' ConvNeXt has layers named like the zoo's (LayerScale): theirs, by bare name
+            model = load({**{k: v for k, v in zoo_custom_objects().items() if ">" in k},
+                          **_keras_applications_layers()})
+        except Exception:  # noqa: BLE001 - the first failure is the one to report
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EdgecnnError(f"{src.model_path}: not a Keras model edgecnn can load ({first[:200]})") from exc
     if not hasattr(model, "layers") or not hasattr(model, "inputs"):
         raise EdgecnnError(f"{src.model_path}: not a Keras model (a bare SavedModel without Keras metadata)")
     if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -209,6 +217,15 @@ def _load_keras(src: _Source, trust_model: bool = False):
         raise EdgecnnError(f"{src.model_path}: the input must be a fixed (height, width, channels) image, got "
                            f"{tuple(model.inputs[0].shape)}")
     return model
+
+
+def _keras_applications_layers() -> dict[str, Any]:
+    """Custom layers of tf_keras.applications that a saved model names without a package (ConvNeXt's)."""
+    try:
+        from tf_keras.src.applications import convnext
+    except ImportError:
+        return {}
+    return {"LayerScale": convnext.LayerScale, "StochasticDepth": convnext.StochasticDepth}
 
 
 def _finish_file_spec(src: _Source, model, log: Log) -> None:
