@@ -35,7 +35,10 @@ for path in (ROOT, TOOLS):
         sys.path.insert(0, str(path))
 
 SCHEMA = 1
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "amx_tile")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
 def _free_ports(n: int) -> list[int]:
@@ -113,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=str(ROOT / "docs" / "distributed.json"))
     args = parser.parse_args(argv)
 
-    from benchmark_zoo import _now, environment
-    from sparse_speed import cpu_flags
+    from edgecnn.fileio import write_json
+    from edgecnn.profile import machine_info
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgecnn-distributed-") as work:
@@ -122,11 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             for workers in (1, 2):
                 print(f"{_now()} {model}: {workers} process(es)", file=sys.stderr, flush=True)
                 rows.append(run_job(model, workers, args, Path(work)))
-    result = {"schema": SCHEMA, "measured": _now(), "machine": dict(environment(), cpu_flags=cpu_flags(CPU_FLAGS)),
+    result = {"schema": SCHEMA, "measured": _now(), "machine": machine_info(),  # CPU flags included
               "settings": {"limit": args.limit, "epochs": args.epochs, "global_batch": args.batch_size,
                            "data": "fashion_mnist", "seed": 1},
               "rows": rows}
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.json, result)
     print(markdown(rows))
     return 0
 
