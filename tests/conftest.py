@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def all_layers(model):
+    """Every layer of a Keras model, nested models opened (a Keras Applications base inside a transfer model)."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from all_layers(layer)
+        else:
+            yield layer
+
+
 def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: str | Path | None = None):
     """Run ``python -m edgecnn ARGS`` in a child process; returns CompletedProcess (text)."""
     full_env = dict(os.environ)

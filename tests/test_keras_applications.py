@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import all_layers
 from image_folders import fashion_folder
 
 SIZE = 32
@@ -73,21 +74,13 @@ def _build(name: str, folder: Path, out: Path) -> Path:
     images = load_dataset(str(folder), PreprocessSpec(SIZE, SIZE, 3, resize="bilinear"), seed=0).x_train[:64]
     # The input convert feeds without preprocess.json: raw pixels to a model that scales its own input, else /255.
     x = images.astype(np.float32) / (1.0 if input_preprocessing(model) else 255.0)
-    batch_norms = [layer for layer in _all_layers(model) if type(layer).__name__ == "BatchNormalization"]
+    batch_norms = [layer for layer in all_layers(model) if type(layer).__name__ == "BatchNormalization"]
     for layer in batch_norms:
         layer.momentum = 0.0
     model(x, training=True)
     path = out / f"{name}.keras"
     model.save(path)
     return path
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
-        else:
-            yield layer
 
 
 def _convert(path: Path, folder: Path) -> dict:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import all_layers, run_cli
 
 FAMILIES = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
             "resnet50", "densenet121", "vgg16", "convnext_tiny"]
@@ -92,7 +92,7 @@ def _export_round_trip(name, model, loaded, grey, out: Path) -> dict:
 
 def _perturb(model, x, rng) -> None:
     """BatchNorm statistics of real activations (momentum 0, one training pass), random gamma/beta and biases."""
-    layers = list(_all_layers(model))
+    layers = list(all_layers(model))
     for layer in layers:
         kind = type(layer).__name__
         if kind == "BatchNormalization":
@@ -103,14 +103,6 @@ def _perturb(model, x, rng) -> None:
             kernel, bias = layer.get_weights()
             layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape)])
     model(x, training=True)
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
-        else:
-            yield layer
 
 
 def _diff(model, x, scale, offset, reference) -> float:
