@@ -156,7 +156,7 @@ def render_grid(image: np.ndarray, maps: dict[str, np.ndarray], out: str | os.Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgecnn.fileio import atomic_path
+    from edgecnn.plots import save_png
 
     cols = 8
     blocks = []  # (layer name, fmap, channel indices)
@@ -189,8 +189,7 @@ def render_grid(image: np.ndarray, maps: dict[str, np.ndarray], out: str | os.Pa
         row += n_block_rows
 
     out = Path(out)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    save_png(fig, out)
     plt.close(fig)
     return out
 

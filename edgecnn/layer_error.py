@@ -475,7 +475,7 @@ def _num(value: float | None, digits: int = 1) -> str:
 def plot_explanation(report: LayerErrorReport, path: str | Path, *, title: str = "") -> Path:
     """PNG: accumulated SNR and added error by layer depth (top), quantised vs float32 time per layer (bottom)."""
     from edgecnn.errors import MissingExtraError
-    from edgecnn.fileio import atomic_path
+    from edgecnn.plots import save_png
 
     try:
         import matplotlib
@@ -510,8 +510,7 @@ def plot_explanation(report: LayerErrorReport, path: str | Path, *, title: str =
             ax2.legend(fontsize=8)
         axes[-1][0].set_xlabel("layer (execution order)")
         fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+        save_png(fig, path, dpi=100)
     finally:
         plt.close(fig)
     return Path(path)

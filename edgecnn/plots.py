@@ -1,12 +1,20 @@
-"""Training curves as a PNG (matplotlib, Agg backend: no display needed)."""
+"""Figures as PNG files (matplotlib, Agg backend: no display needed): the one way a figure is saved, and the
+training curve."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from edgecnn.errors import MissingExtraError
 from edgecnn.fileio import atomic_path
+
+
+def save_png(fig: Any, path: str | os.PathLike, *, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` atomically (a reader never sees half a PNG), trimmed to its content."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    return Path(path)
 
 
 def plot_training_curve(history: Mapping[str, Sequence[float]], path: str | os.PathLike, *,
@@ -41,8 +49,7 @@ def plot_training_curve(history: Mapping[str, Sequence[float]], path: str | os.P
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+        save_png(fig, path, dpi=100)
     finally:
         plt.close(fig)
     return Path(path)

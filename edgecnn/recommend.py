@@ -222,7 +222,7 @@ def plot_front(rec: Recommendation, path: str | os.PathLike) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edgecnn.fileio import atomic_path
+    from edgecnn.plots import save_png
 
     fig, ax = plt.subplots(figsize=(8, 5.5))
     size = lambda r: 20 + 200 * math.sqrt(r["size_bytes"] / max(c["size_bytes"] for c in rec.candidates))  # noqa: E731
@@ -251,7 +251,6 @@ def plot_front(rec: Recommendation, path: str | os.PathLike) -> Path:
     ax.set_title(f"Candidates for {rec.bounds.describe()} (marker area ∝ file size)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    save_png(fig, path)
     plt.close(fig)
     return Path(path)

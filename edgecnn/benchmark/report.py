@@ -15,6 +15,7 @@ from typing import Any
 
 from edgecnn.benchmark.results import Results
 from edgecnn.benchmark.variants import VARIANTS
+from edgecnn.plots import save_png
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 
@@ -146,13 +147,6 @@ def _pyplot():
     return plt
 
 
-def _save(fig: Any, path: Path) -> None:
-    from edgecnn.fileio import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-
-
 def log_axis(axis: Any) -> None:
     """A log axis labelled 1, 2, 5, 10, … (no 2×10⁻² minor labels)."""
     import matplotlib.ticker
@@ -187,7 +181,7 @@ def plot_accuracy_latency(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_title("Accuracy vs latency at the small (edge) config")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)
 
 
@@ -213,7 +207,7 @@ def plot_bars(rows: list[dict[str, Any]], key: str, ylabel: str, title: str, pat
     ax.set_title(title)
     ax.legend(fontsize=7)
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    _save(fig, path)
+    save_png(fig, path)
     plt.close(fig)
 
 
