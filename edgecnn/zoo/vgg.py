@@ -13,6 +13,14 @@ PAPER = "Simonyan & Zisserman 2014, Very Deep Convolutional Networks, arXiv:1409
 CONFIGS = {"vgg11": (1, 1, 2, 2, 2), "vgg16": (2, 2, 3, 3, 3)}
 
 
+def _conv_init():
+    """He initialisation (fan-out), as torchvision initialises VGG: with Keras' default (Glorot) the 13 plain
+    conv layers of VGG16 without BatchNorm shrink the signal until Adam at 1e-3 never leaves chance accuracy
+    (measured: 10.2 % validation after 3 epochs on 8000 Fashion-MNIST images). The paper got around it by
+    initialising deep configurations from a trained configuration A."""
+    return keras.initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="untruncated_normal")
+
+
 def _vgg(name, input_shape, num_classes, width, activation, stem, batch_norm, dropout):
     """Five stages of 3×3 convs with a 2×2 max-pool after each, then FC 4096 → FC 4096 → classifier.
 
@@ -27,7 +35,8 @@ def _vgg(name, input_shape, num_classes, width, activation, stem, batch_norm, dr
     for stage, (convs, filters) in enumerate(zip(CONFIGS[name], (64, 128, 256, 512, 512)), start=1):
         for i in range(1, convs + 1):
             prefix = f"block{stage}_conv{i}"
-            x = layers.Conv2D(scaled(filters, width), 3, padding="same", use_bias=not batch_norm, name=prefix)(x)
+            x = layers.Conv2D(scaled(filters, width), 3, padding="same", use_bias=not batch_norm,
+                              kernel_initializer=_conv_init(), name=prefix)(x)
             if batch_norm:
                 x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_bn")(x)
             x = activation_layer(activation, f"{prefix}_{activation}")(x)
