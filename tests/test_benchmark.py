@@ -333,3 +333,22 @@ def test_targets_count_points_exactly_at_the_budget():
     line = next(line for line in targets_section(rows) if line.startswith("| mobilenet_v2"))
     assert "plan ✓" in line and "pruned ✗" in line and "QAT ≥ PTQ ✗" in line, line
     assert "1.25×" in line  # 1.0 ms / 0.8 ms
+
+
+def test_a_missed_target_says_by_how_much_and_whether_that_is_noise():
+    """σ of a paired difference is at most sqrt(disagreement / n): 1 % disagreement on 1600 images gives
+    100·sqrt(0.01/1600) = 0.25 points; 4 % gives 0.5 (by hand)."""
+    from edgecnn.benchmark.report import paired_sigma_points, targets_section
+
+    assert paired_sigma_points({"agreement_with_float32": 0.99, "test_images": 1600}) == pytest.approx(0.25)
+    assert paired_sigma_points({"agreement_with_float32": 0.96, "test_images": 1600}) == pytest.approx(0.5)
+    assert paired_sigma_points({"agreement_with_float32": None, "test_images": 1600}) is None
+    rows = [_row("resnet18", "float32", accuracy=0.879375, test_images=1600),
+            # 1.75 points below float32 (28 of 1600 images), 1 % disagreement: 0.25 over the budget, σ 0.25
+            _row("resnet18", "pruned_int8", accuracy=0.861875, agreement_with_float32=0.99, test_images=1600),
+            # QAT 3 points below, PTQ 0.5: 2.5 points worse, σ 0.5 + 0.25 = 0.75, so beyond 2σ
+            _row("resnet18", "int8", accuracy=0.874375, agreement_with_float32=0.99, test_images=1600),
+            _row("resnet18", "qat_int8", accuracy=0.849375, agreement_with_float32=0.96, test_images=1600)]
+    line = next(line for line in targets_section(rows) if line.startswith("| resnet18"))
+    assert "pruned ✗ by 0.25 pt, σ 0.25 (within noise)" in line, line
+    assert "QAT ≥ PTQ ✗ by 2.50 pt, σ 0.75 |" in line, line

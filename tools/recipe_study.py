@@ -94,6 +94,8 @@ RECIPES: dict[str, Recipe] = {
                                {**_OLD_PRUNE, "schedule": "polynomial", "keep": "first"}),
     "prune_poly_smallest": Recipe("prune", "polynomial ramp + the smallest layers kept dense",
                                   {**_OLD_PRUNE, "schedule": "polynomial", "keep": "smallest"}),
+    "prune_smallest_2ep": Recipe("prune", "old + the smallest layers kept dense, 2 epochs",
+                                 {**_OLD_PRUNE, "keep": "smallest", "epochs": 2}),
     "prune_poly_3ep": Recipe("prune", "polynomial ramp over 3 epochs", {**_OLD_PRUNE, "schedule": "polynomial",
                                                                        "epochs": 3}),
 }
