@@ -33,6 +33,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -140,6 +141,24 @@ def read_tf_config(environ: dict[str, str] | None = None) -> dict[str, Any] | No
         raise UsageError(f"TF_CONFIG task index {index!r} is not a position in its {len(cluster[task['type']])}-long "
                          f"{task['type']!r} list")
     return config
+
+
+def local_cluster(workers: int) -> list[str]:
+    """``127.0.0.1:PORT`` addresses on free ports for ``workers`` processes on this machine: the way to try
+    multi-worker training (and to test it) before a real cluster."""
+    sockets = [socket.socket() for _ in range(workers)]
+    try:
+        for sock in sockets:  # all bound at once, so no two get the same port
+            sock.bind(("127.0.0.1", 0))
+        return [f"127.0.0.1:{sock.getsockname()[1]}" for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def tf_config_json(cluster: dict[str, list[str]], task_type: str = "worker", index: int = 0) -> str:
+    """The ``TF_CONFIG`` value that puts one process at ``cluster[task_type][index]``."""
+    return json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}})
 
 
 def cluster_size(tf_config: dict[str, Any] | None) -> int:

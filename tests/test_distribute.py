@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 from edgecnn import runs
+from edgecnn.distribute import local_cluster, tf_config_json
 from edgecnn.errors import UsageError
 
 from conftest import run_cli
@@ -39,18 +39,14 @@ def dist():
 
 # ---- TF_CONFIG, strategy choice, batch and learning-rate arithmetic ----------------------------------
 
-def _tf_config(cluster, task_type="worker", index=0):
-    return json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}})
-
-
 @pytest.mark.parametrize("raw, message", [
     ("{bad", "not valid JSON"),
     ('{"task": {"type": "worker", "index": 0}}', 'needs a "cluster"'),
-    (_tf_config({"worker": ["a:1"], "ps": ["b:2"]}), "names a 'ps' job"),
-    (_tf_config({"worker": ["no-port"]}), '"host:port" strings'),
-    (_tf_config({"worker": ["a:1", "b:2"]}, index=2), "task index 2 is not a position"),
-    (_tf_config({"worker": ["a:1"]}, task_type="evaluator"), '"task"'),
-    (_tf_config({"chief": ["a:1", "b:2"], "worker": ["c:3"]}, "chief"), "at most one chief"),
+    (tf_config_json({"worker": ["a:1"], "ps": ["b:2"]}), "names a 'ps' job"),
+    (tf_config_json({"worker": ["no-port"]}), '"host:port" strings'),
+    (tf_config_json({"worker": ["a:1", "b:2"]}, index=2), "task index 2 is not a position"),
+    (tf_config_json({"worker": ["a:1"]}, task_type="evaluator"), '"task"'),
+    (tf_config_json({"chief": ["a:1", "b:2"], "worker": ["c:3"]}, "chief"), "at most one chief"),
 ])
 def test_bad_tf_config_is_one_clear_error(dist, raw, message):
     with pytest.raises(UsageError, match=message):
@@ -58,9 +54,9 @@ def test_bad_tf_config_is_one_clear_error(dist, raw, message):
 
 
 def test_tf_config_and_auto_choice(dist, monkeypatch):
-    config = dist.read_tf_config({"TF_CONFIG": _tf_config({"chief": ["a:1"], "worker": ["b:2", "c:3"]}, index=1)})
+    config = dist.read_tf_config({"TF_CONFIG": tf_config_json({"chief": ["a:1"], "worker": ["b:2", "c:3"]}, index=1)})
     assert dist.cluster_size(config) == 3 and dist.read_tf_config({}) is None
-    monkeypatch.setenv("TF_CONFIG", _tf_config({"worker": ["a:1", "b:2"]}))
+    monkeypatch.setenv("TF_CONFIG", tf_config_json({"worker": ["a:1", "b:2"]}))
     assert dist.resolve("auto") == ("multi-worker", "TF_CONFIG names 2 tasks")
     monkeypatch.delenv("TF_CONFIG")
     gpus = len(dist.tf.config.list_physical_devices("GPU"))
@@ -162,7 +158,7 @@ def test_cli_multi_worker_needs_tf_config_and_a_shared_out_dir(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "edgecnn", "train", *JOB, "--distribute", "multi-worker", "-o", "r"],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=WAIT)
     assert proc.returncode == 2 and "needs TF_CONFIG" in _one_line_error(proc)
-    two_workers = _tf_config({"worker": ["127.0.0.1:1", "127.0.0.1:2"]})
+    two_workers = tf_config_json({"worker": ["127.0.0.1:1", "127.0.0.1:2"]})
     proc = run_cli("train", *JOB, cwd=tmp_path, env={"TF_CONFIG": two_workers})
     assert proc.returncode == 2 and "needs -o RUN_DIR" in _one_line_error(proc)  # auto chose multi-worker
     assert list(tmp_path.iterdir()) == []
@@ -183,28 +179,18 @@ def test_mirrored_on_a_cpu_only_machine_is_a_one_device_run_that_says_so(dist, t
 
 # ---- two workers on this machine ---------------------------------------------------------------------
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 class Cluster:
     """Two `edgecnn train` processes on 127.0.0.1, each told its place by TF_CONFIG, as a cluster manager would."""
 
     def __init__(self, folder: Path, size: int = 2):
         self.folder = folder
-        self.addresses = [f"127.0.0.1:{port}" for port in _free_ports(size)]
+        self.addresses = local_cluster(size)
         self.scratch = folder / "worker-tmp"  # TMPDIR of the workers: where non-chief scratch folders go
         self.scratch.mkdir(parents=True, exist_ok=True)
 
     def start(self, index: int, args: list[str], tag: str) -> subprocess.Popen:
         env = dict(os.environ, TMPDIR=str(self.scratch),
-                   TF_CONFIG=_tf_config({"worker": self.addresses}, index=index))
+                   TF_CONFIG=tf_config_json({"worker": self.addresses}, index=index))
         out = open(self.folder / f"worker{index}{tag}.out", "w")
         err = open(self.folder / f"worker{index}{tag}.err", "w")
         proc = subprocess.Popen([sys.executable, "-m", "edgecnn", "train", *args], cwd=self.folder, env=env,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,16 +40,6 @@ def _now() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _train_args(model: str, args: argparse.Namespace) -> list[str]:
     return ["train", model, "--limit", str(args.limit), "--epochs", str(args.epochs), "--batch-size",
             str(args.batch_size), "--seed", "1", "-q"]
@@ -65,10 +54,12 @@ def run_job(model: str, workers: int, args: argparse.Namespace, work: Path) -> d
     if workers == 1:
         procs = [subprocess.Popen([*command, "--distribute", "none"], stderr=subprocess.PIPE, text=True)]
     else:
-        addresses = [f"127.0.0.1:{p}" for p in _free_ports(workers)]
+        from edgecnn.distribute import local_cluster, tf_config_json
+
+        addresses = local_cluster(workers)
         procs = []
         for index in range(workers):
-            tf_config = json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})
+            tf_config = tf_config_json({"worker": addresses}, index=index)
             procs.append(subprocess.Popen([*command, "--distribute", "multi-worker"], stderr=subprocess.PIPE,
                                           text=True, env=dict(os.environ, TF_CONFIG=tf_config)))
     errors = [p.communicate()[1] for p in procs]
