@@ -96,6 +96,8 @@ RECIPES: dict[str, Recipe] = {
                                   {**_OLD_PRUNE, "schedule": "polynomial", "keep": "smallest"}),
     "prune_smallest_2ep": Recipe("prune", "old + the smallest layers kept dense, 2 epochs",
                                  {**_OLD_PRUNE, "keep": "smallest", "epochs": 2}),
+    "prune_smallest_lr1e-3": Recipe("prune", "old + the smallest layers kept dense, Adam 1e-3",
+                                    {**_OLD_PRUNE, "keep": "smallest", "learning_rate": 1e-3}),
     "prune_poly_3ep": Recipe("prune", "polynomial ramp over 3 epochs", {**_OLD_PRUNE, "schedule": "polynomial",
                                                                        "epochs": 3}),
 }
