@@ -35,7 +35,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -168,48 +168,79 @@ def _name_key(name: str) -> str:
 
 # ---- running -------------------------------------------------------------------------------------------
 
-def _all_tensors(model_bytes: bytes, images: np.ndarray, spec: PreprocessSpec, batch: int) -> dict[int, np.ndarray]:
-    """Every tensor the builtin kernels computed, float32 (dequantised), concatenated over ``images``."""
+def _tensor_batches(model_bytes: bytes, images: np.ndarray, spec: PreprocessSpec,
+                    batch: int) -> Iterator[dict[int, np.ndarray]]:
+    """Every tensor the builtin kernels computed, float32 (dequantised), ``batch`` images at a time.
+
+    One batch at a time, never the whole set: every intermediate tensor of every image is far more than the
+    images (DenseNet-121's concatenations on 1600 images of 32 px took 24 GB before the OOM killer stopped it).
+    A model that cannot be resized to ``batch`` runs image by image, and still yields ``batch`` images at once,
+    so two files always yield the same images together."""
     from edgecnn.evaluate import dequantize
     from edgecnn.runtime import allocate, make_interpreter
 
     interp = make_interpreter(model_bytes, num_threads=2, delegate="none", keep_all_tensors=True)
     inp = interp.get_input_details()[0]
+    run = batch
     try:
         interp.resize_tensor_input(inp["index"], [batch, *spec.shape])
         allocate(interp)
     except (RuntimeError, ValueError, EdgecnnError):
-        batch = 1
+        run = 1
         interp = make_interpreter(model_bytes, num_threads=2, delegate="none", keep_all_tensors=True)
         allocate(interp)
     details = [d for d in interp.get_tensor_details() if d["dtype"] in (np.float32, np.int8, np.uint8, np.int16)]
-    chunks: dict[int, list[np.ndarray]] = {d["index"]: [] for d in details}
     for start in range(0, len(images), batch):
+        chunks: dict[int, list[np.ndarray]] = {}
         part = images[start:start + batch]
-        n = len(part)
-        x = to_model_input(part, spec)
-        if n < batch:
-            x = np.concatenate([x, np.repeat(x[-1:], batch - n, axis=0)])
-        interp.set_tensor(inp["index"], x)
-        interp.invoke()
-        for d in details:
-            try:
-                value = interp.get_tensor(d["index"])
-            except ValueError:  # a tensor without data (e.g. an omitted optional input)
-                continue
-            if value.ndim and value.shape[0] == batch:
-                chunks[d["index"]].append(dequantize(value[:n], d))
-    return {k: np.concatenate(v) for k, v in chunks.items() if v}
+        for sub in range(0, len(part), run):
+            piece = part[sub:sub + run]
+            n = len(piece)
+            x = to_model_input(piece, spec)
+            if n < run:
+                x = np.concatenate([x, np.repeat(x[-1:], run - n, axis=0)])
+            interp.set_tensor(inp["index"], x)
+            interp.invoke()
+            for d in details:
+                try:
+                    value = interp.get_tensor(d["index"])
+                except ValueError:  # a tensor without data (e.g. an omitted optional input)
+                    continue
+                if value.ndim and value.shape[0] == run:
+                    chunks.setdefault(d["index"], []).append(dequantize(value[:n], d))
+        yield {k: np.concatenate(v) if len(v) > 1 else v[0] for k, v in chunks.items()}
 
 
-def _snr_db(reference: np.ndarray, test: np.ndarray) -> float:
-    signal = float(np.sum(np.square(reference, dtype=np.float64)))
-    noise = float(np.sum(np.square(reference.astype(np.float64) - test)))
+@dataclass
+class _ErrorSums:
+    """Sums over all images and elements, so that an SNR or RMSE over the whole set needs one batch at a time."""
+
+    signal: float = 0.0       # Σ f²
+    noise: float = 0.0        # Σ (f − q)²
+    range_noise: float = 0.0  # Σ (f − fake_quant(f))²
+    count: int = 0
+
+    def add(self, reference: np.ndarray, test: np.ndarray, fake: np.ndarray | None) -> None:
+        ref = reference.astype(np.float64)
+        self.signal += float(np.sum(np.square(ref)))
+        self.noise += float(np.sum(np.square(ref - test)))
+        if fake is not None:
+            self.range_noise += float(np.sum(np.square(ref - fake)))
+        self.count += ref.size
+
+
+def _snr_from_sums(signal: float, noise: float) -> float:
     if noise == 0.0:
         return MAX_SNR_DB
     if signal == 0.0:
         return -MAX_SNR_DB
     return float(min(MAX_SNR_DB, max(-MAX_SNR_DB, 10.0 * math.log10(signal / noise))))
+
+
+def _snr_db(reference: np.ndarray, test: np.ndarray) -> float:
+    signal = float(np.sum(np.square(reference, dtype=np.float64)))
+    noise = float(np.sum(np.square(reference.astype(np.float64) - test)))
+    return _snr_from_sums(signal, noise)
 
 
 # ---- the comparison ------------------------------------------------------------------------------------
@@ -229,40 +260,59 @@ def compare(quant_bytes: bytes, float_bytes: bytes, images_uint8: np.ndarray, sp
     images = np.asarray(images_uint8)
     if len(images) == 0:
         raise EdgecnnError("no images to compare the two models on")
-    q_values = _all_tensors(quant_bytes, images, quant_spec, batch)
-    f_values = _all_tensors(float_bytes, images, spec, batch)
-
     float_by_key: dict[str, int] = {}
     for t in floating.tensors:
         if not t.is_constant:
             float_by_key.setdefault(_name_key(t.name), t.index)
     float_producer = floating.producers()
 
-    snr: dict[int, float] = {}  # accumulated: the quantised file's tensor vs its float32 twin
-    range_snr: dict[int, float] = {}  # local: the float32 twin through this tensor's int8 scale/zero point
-    rmse_steps: dict[int, float] = {}
-    twins: dict[int, int] = {}
+    # Each quantised tensor's float32 twin, by name (through boundary ops, which convert their input unchanged).
+    candidates: dict[int, int] = {}
     quant_producer = quant.producers()
     for t in quant.tensors:
-        if t.is_constant or t.index not in q_values:
+        if t.is_constant:
             continue
         twin = float_by_key.get(_name_key(t.name))
         source = t.index
         while twin is None and source in quant_producer and quant.ops[quant_producer[source]].name in _BOUNDARY_OPS:
-            source = quant.ops[quant_producer[source]].inputs[0]  # a boundary op converts its input: same values
+            source = quant.ops[quant_producer[source]].inputs[0]
             twin = float_by_key.get(_name_key(quant.tensors[source].name))
         if twin is None and source in quant.inputs:
             twin = floating.inputs[quant.inputs.index(source)]
-        if twin is None or twin not in f_values or f_values[twin].shape != q_values[t.index].shape:
-            continue
-        twins[t.index] = twin
-        reference = f_values[twin]
-        snr[t.index] = _snr_db(reference, q_values[t.index])
+        if twin is not None:
+            candidates[t.index] = twin
+
+    def fake_quant_of(t: Any) -> tuple[float, int] | None:
         if t.quantized and not t.per_channel and float(t.scales[0]) > 0 and t.dtype in _INT_RANGES:
-            scale, zero = float(t.scales[0]), int(t.zero_points[0]) if t.zero_points.size else 0
-            range_snr[t.index] = _snr_db(reference, _fake_quant(reference, scale, zero, t.dtype))
-            diff = reference.astype(np.float64) - q_values[t.index]
-            rmse_steps[t.index] = float(np.sqrt(np.mean(np.square(diff))) / scale)
+            return float(t.scales[0]), int(t.zero_points[0]) if t.zero_points.size else 0
+        return None
+
+    ranges = {index: fake_quant_of(quant.tensors[index]) for index in candidates}
+    sums: dict[int, _ErrorSums] = {}
+    out_index, out_twin = quant.outputs[0], floating.outputs[0]
+    agreeing, compared = 0, 0
+    batches = zip(_tensor_batches(quant_bytes, images, quant_spec, batch),
+                  _tensor_batches(float_bytes, images, spec, batch))
+    for q_batch, f_batch in batches:
+        for index, twin in candidates.items():
+            q, f = q_batch.get(index), f_batch.get(twin)
+            if q is None or f is None or q.shape != f.shape:
+                continue
+            rng = ranges[index]
+            fake = None if rng is None else _fake_quant(f, rng[0], rng[1], quant.tensors[index].dtype)
+            sums.setdefault(index, _ErrorSums()).add(f, q, fake)
+        if out_index in q_batch and out_twin in f_batch:
+            n = len(q_batch[out_index])
+            agreeing += int(np.sum(q_batch[out_index].reshape(n, -1).argmax(1)
+                                   == f_batch[out_twin].reshape(n, -1).argmax(1)))
+            compared += n
+
+    twins = {index: candidates[index] for index in sums}
+    snr = {index: _snr_from_sums(s.signal, s.noise) for index, s in sums.items()}  # accumulated error
+    range_snr = {index: _snr_from_sums(s.signal, s.range_noise) for index, s in sums.items()
+                 if ranges[index] is not None}  # local: the float32 twin through this tensor's int8 range
+    rmse_steps = {index: math.sqrt(s.noise / max(1, s.count)) / ranges[index][0] for index, s in sums.items()
+                  if ranges[index] is not None}
 
     weight_snr: dict[int, float] = {}  # per quantised op: its weights against the float32 twin's
     for op in quant.ops:
@@ -277,12 +327,7 @@ def compare(quant_bytes: bytes, float_bytes: bytes, images_uint8: np.ndarray, sp
             weight_snr[op.index] = _snr_db(w_f, w_q)
 
     rows = _group_rows(quant, snr, range_snr, weight_snr, rmse_steps)
-    out_index = quant.outputs[0]
-    out_twin = floating.outputs[0]
-    agreement = float("nan")
-    if out_index in q_values and out_twin in f_values:
-        agreement = float(np.mean(q_values[out_index].reshape(len(images), -1).argmax(1)
-                                  == f_values[out_twin].reshape(len(images), -1).argmax(1)))
+    agreement = agreeing / compared if compared else float("nan")
     notes = []
     unmatched = sum(1 for r in rows if r.snr_db is None)
     if unmatched:
