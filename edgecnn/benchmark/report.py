@@ -399,7 +399,11 @@ def targets_section(rows: list[dict[str, Any]]) -> list[str]:
         plan_speed = base["latency_ms"] / plan["latency_ms"] if plan.get("latency_ms") else None
         met = []
         if plan_speed is not None and drop("planned") is not None:
-            met.append("plan ✓" if drop("planned") <= 0.5 and plan_speed >= 1.0 else "plan ✗")
+            if plan_speed < 1.0:
+                met.append(f"plan ✗ ({plan_speed:.2f}× float32)")
+            else:
+                met.append(_verdict("plan", drop("planned") <= 0.5, drop("planned") - 0.5,
+                                    paired_sigma_points(by["planned"])))
         if drop("pruned_int8") is not None:
             met.append(_verdict("pruned", drop("pruned_int8") <= 1.5, drop("pruned_int8") - 1.5,
                                 paired_sigma_points(by["pruned_int8"])))
