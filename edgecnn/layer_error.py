@@ -275,7 +275,7 @@ def compare(quant_bytes: bytes, float_bytes: bytes, images_uint8: np.ndarray, sp
         twin = float_by_key.get(_name_key(t.name))
         source = t.index
         while twin is None and source in quant_producer and quant.ops[quant_producer[source]].name in _BOUNDARY_OPS:
-            source = quant.ops[quant_producer[source]].inputs[0]
+            source = quant.ops[quant_producer[source]].inputs[0]  # a boundary op converts its input: same values
             twin = float_by_key.get(_name_key(quant.tensors[source].name))
         if twin is None and source in quant.inputs:
             twin = floating.inputs[quant.inputs.index(source)]

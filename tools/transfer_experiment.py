@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -171,12 +170,14 @@ def main(argv: list[str] | None = None) -> int:
             accs = [r["heldout_accuracy"] for r in rows if r["limit"] == limit and r["mode"] == mode]
             summary[f"{limit or 'all'}/{mode}"] = {"mean": round(float(np.mean(accs)), 4),
                                                    "min": min(accs), "max": max(accs)}
+    from edgecnn.profile import machine_info
+
     result = {
         "what": "Fashion-MNIST: MobileNetV2 (width 0.35, Keras layout, 64x64 grey) pretrained offline on 5 classes, "
                 "fine-tuned vs trained from scratch on an image folder of the 5 other classes, same budget",
         "source_classes": SOURCE_CLASSES, "target_classes": TARGET_CLASSES, "pretraining": source,
         "settings": settings, "summary": summary, "rows": rows,
-        "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine_info(),
         "measured": time.strftime("%Y-%m-%d"), "quick": quick,
     }
     from edgecnn.fileio import write_json
@@ -211,16 +212,6 @@ def plot(result: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     save_png(fig, path)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":
