@@ -53,12 +53,15 @@ class FineTuneData:
         return cls(np.asarray(dataset.x_train), np.asarray(dataset.y_train), spec,
                    getattr(dataset, "x_val", None), getattr(dataset, "y_val", None))
 
-    def tf_dataset(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, validation: bool = False):
+    def tf_dataset(self, batch_size: int, *, shuffle: bool = True, seed: int = 0, validation: bool = False,
+                   targets: np.ndarray | None = None):
+        """Batches of (preprocessed images, labels); ``targets`` (one row per image) replace the labels."""
         from edgecnn._tf import tf
 
         x, y = (self.x_val, self.y_val) if validation else (self.x, self.y)
+        y = np.asarray(y, dtype=np.int64) if targets is None else targets
         scale, offset = np.float32(self.spec.scale), np.float32(self.spec.offset)
-        ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(y, dtype=np.int64)))
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
         if shuffle:
             ds = ds.shuffle(min(len(x), 10_000), seed=seed, reshuffle_each_iteration=True)
         # Same float32 arithmetic as preprocess.to_float_input: pixel * scale + offset.
@@ -101,21 +104,61 @@ def _check_choice(value: str, choices: dict[str, Any] | Sequence[str], what: str
 
 def _fit(model, data: FineTuneData, *, epochs: int, batch_size: int, learning_rate: float, seed: int,
          callbacks: Sequence[Any] = (), verbose: int = 0, from_logits: bool = False,
-         lr_schedule: str = "constant") -> dict[str, float]:
-    """Compile and fit for fine-tuning (``from_logits`` False for models ending in softmax, like the zoo's)."""
+         lr_schedule: str = "constant", teacher: np.ndarray | None = None,
+         distill: float = 0.0) -> dict[str, float]:
+    """Compile and fit for fine-tuning (``from_logits`` False for models ending in softmax, like the zoo's).
+
+    With ``teacher`` (class probabilities per training image, :func:`teacher_probabilities`) the targets are
+    ``distill`` × teacher + (1 − ``distill``) × one-hot label.
+    """
     from edgecnn._tf import keras
 
     steps = steps_per_epoch(len(data.x), batch_size) * epochs
     rate = LR_SCHEDULES[_check_choice(lr_schedule, LR_SCHEDULES, "lr_schedule")](learning_rate, steps)
-    model.compile(optimizer=keras.optimizers.Adam(rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-                  metrics=["accuracy"])
-    kwargs = {}
-    if data.x_val is not None and len(data.x_val):
-        kwargs["validation_data"] = data.tf_dataset(batch_size, shuffle=False, validation=True)
-    history = model.fit(data.tf_dataset(batch_size, seed=seed), epochs=epochs, callbacks=list(callbacks),
-                        verbose=verbose, **kwargs)
+    kwargs: dict[str, Any] = {}
+    has_val = data.x_val is not None and len(data.x_val)
+    if teacher is not None and distill > 0:
+        classes = teacher.shape[1]
+        targets = distill * teacher + (1.0 - distill) * _one_hot(data.y, classes)
+        loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits)
+        train = data.tf_dataset(batch_size, seed=seed, targets=targets.astype(np.float32))
+        if has_val:
+            kwargs["validation_data"] = data.tf_dataset(batch_size, shuffle=False, validation=True,
+                                                        targets=_one_hot(data.y_val, classes))
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        train = data.tf_dataset(batch_size, seed=seed)
+        if has_val:
+            kwargs["validation_data"] = data.tf_dataset(batch_size, shuffle=False, validation=True)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
+    history = model.fit(train, epochs=epochs, callbacks=list(callbacks), verbose=verbose, **kwargs)
     return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
+    return np.eye(classes, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
+
+
+def check_distill(distill: float) -> float:
+    value = float(distill)
+    if not 0.0 <= value <= 1.0 or math.isnan(value):
+        raise UsageError(f"distill must be in [0, 1] (the teacher's share of the targets), got {distill}")
+    return value
+
+
+def teacher_probabilities(model, data: FineTuneData, batch_size: int = 256) -> np.ndarray:
+    """The trained model's class probabilities for every fine-tuning image, in order (inference mode).
+
+    Computed once, before the fine-tune: a pruning clone shares its layers with ``model``, so the model
+    would not stay the teacher while the student trains.
+    """
+    from edgecnn._tf import tf
+
+    out = model.predict(data.tf_dataset(batch_size, shuffle=False), verbose=0)
+    out = np.asarray(out, dtype=np.float32)
+    if _ends_in_logits(model):
+        out = tf.nn.softmax(out, axis=-1).numpy()
+    return out
 
 
 def _ends_in_logits(model) -> bool:
@@ -303,7 +346,7 @@ def wrap_for_pruning(model, sparsity: float, *, pattern: tuple[int, int] | None 
 
 def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = None, pattern: str | None = None,
           epochs: int = 1, batch_size: int = 64, learning_rate: float = 3e-4, lr_schedule: str = "constant",
-          schedule: str = "auto", keep: str | Sequence[str] = (), seed: int = 0,
+          schedule: str = "auto", keep: str | Sequence[str] = (), seed: int = 0, distill: float = 0.0,
           custom_objects: dict[str, Any] | None = None, verbose: int = 0,
           log: Callable[[str], None] | None = None):
     """Magnitude-prune ``model`` to ``sparsity`` with fine-tuning on ``data``; returns a stripped Keras model.
@@ -312,11 +355,14 @@ def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = No
     ``schedule`` (a key of :data:`PRUNING_SCHEDULES`) says how sparsity grows over the fine-tune,
     ``lr_schedule`` (a key of :data:`LR_SCHEDULES`) how the learning rate moves. ``keep`` (a rule of
     :data:`KEEP_RULES` or layer names) stays dense; the other layers are pruned a little harder so that the
-    prunable weights as a whole still reach ``sparsity``.
+    prunable weights as a whole still reach ``sparsity``. ``distill`` > 0 fine-tunes towards the dense model's
+    own predictions as well as the labels (knowledge distillation; Hinton et al. 2015, arXiv:1503.02531).
     """
     sparsity = check_sparsity(sparsity)
+    distill = check_distill(distill)
     m_by_n = parse_pattern(pattern)
     data = _as_finetune_data(data, spec)
+    teacher = teacher_probabilities(model, data) if distill > 0 else None
     sp = _tfmot().sparsity.keras
     total = steps_per_epoch(len(data.x), batch_size) * max(1, epochs)
     kept = tuple(layers_to_keep(model, keep))
@@ -325,10 +371,11 @@ def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = No
                                     keep=kept, custom_objects=custom_objects)
     if log:
         what = f"{pattern} pattern" if m_by_n else f"{sparsity:.0%} sparsity"
-        log(f"pruning ({how}) to {what}, fine-tuning {epochs} epoch(s) on {len(data.x)} images")
+        teach = f", distilling from the dense model ({distill:.0%} of the targets)" if distill > 0 else ""
+        log(f"pruning ({how}) to {what}, fine-tuning {epochs} epoch(s) on {len(data.x)} images{teach}")
     _fit(wrapped, data, epochs=max(1, epochs), batch_size=batch_size, learning_rate=learning_rate, seed=seed,
          callbacks=[sp.UpdatePruningStep()], verbose=verbose, from_logits=_ends_in_logits(model),
-         lr_schedule=lr_schedule)
+         lr_schedule=lr_schedule, teacher=teacher, distill=distill)
     return sp.strip_pruning(wrapped)
 
 
@@ -556,8 +603,8 @@ def freeze_batch_norms(model) -> int:
 def quantize_aware(model, *, data: Any, spec: PreprocessSpec | None = None, epochs: int = 1,
                    batch_size: int = 64, learning_rate: float = 1e-4, lr_schedule: str = "cosine",
                    freeze_batch_norm: bool = True, preserve_sparsity: bool = False,
-                   custom_objects: dict[str, Any] | None = None, seed: int = 0, verbose: int = 0,
-                   log: Callable[[str], None] | None = None, keep_float: Sequence[str] = ()):
+                   custom_objects: dict[str, Any] | None = None, seed: int = 0, distill: float = 0.0,
+                   verbose: int = 0, log: Callable[[str], None] | None = None, keep_float: Sequence[str] = ()):
     """Quantisation-aware fine-tuning; returns the QAT Keras model (convert it with the int8 converter).
 
     ``lr_schedule`` is a key of :data:`LR_SCHEDULES`; ``freeze_batch_norm`` keeps every BatchNormalization
@@ -565,10 +612,13 @@ def quantize_aware(model, *, data: Any, spec: PreprocessSpec | None = None, epoc
     BatchNorm frozen) are tools/recipe_study.py's best QAT recipe on validation images (docs/RECIPES.md):
     +0.5, -0.1 and +2.0 points over a constant rate with BatchNorm on batch statistics for LeNet-5,
     MobileNetV2 and EfficientNet-B0. ``keep_float``: layer names left
-    out of quantisation (a precision plan's float layers).
+    out of quantisation (a precision plan's float layers). ``distill`` > 0 fine-tunes towards the float
+    model's predictions as well as the labels (as in :func:`prune`).
     """
     data = _as_finetune_data(data, spec)
     _check_choice(lr_schedule, LR_SCHEDULES, "lr_schedule")
+    distill = check_distill(distill)
+    teacher = teacher_probabilities(model, data) if distill > 0 and epochs > 0 else None
     qat, counts = apply_quantization(model, preserve_sparsity=preserve_sparsity, custom_objects=custom_objects,
                                      keep_float=keep_float)
     initialize_activation_ranges(qat, data)
@@ -582,7 +632,8 @@ def quantize_aware(model, *, data: Any, spec: PreprocessSpec | None = None, epoc
             f"on {len(data.x)} images")
     if epochs > 0:
         _fit(qat, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-             verbose=verbose, from_logits=_ends_in_logits(model), lr_schedule=lr_schedule)
+             verbose=verbose, from_logits=_ends_in_logits(model), lr_schedule=lr_schedule, teacher=teacher,
+             distill=distill)
     return qat
 
 

@@ -226,3 +226,50 @@ def test_compensated_sparsity_keeps_the_whole_model_at_the_target():
         optimize.compensated_sparsity(0.95, sizes, ["stem"])   # 950 zeros from 900 weights
     with pytest.raises(UsageError, match="nothing left"):
         optimize.compensated_sparsity(0.5, sizes, ["stem", "body"])
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan")])
+def test_distill_outside_0_1_is_a_usage_error(value):
+    with pytest.raises(UsageError, match=r"distill must be in \[0, 1\]"):
+        optimize.check_distill(value)
+
+
+def test_teacher_probabilities_are_the_softmax_of_a_logits_model_in_image_order(fashion):
+    inp = keras.Input((28, 28, 1))
+    logits = L.Dense(10, name="logits")(L.Flatten()(inp))  # no softmax: a user model that outputs logits
+    model = keras.Model(inp, logits)
+    kernel, bias = model.get_layer("logits").get_weights()
+    x = fashion.x[:300].reshape(300, -1).astype(np.float64) / 255.0  # PreprocessSpec default: pixel / 255
+    z = x @ kernel + bias
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    subset = optimize.FineTuneData(fashion.x[:300], fashion.y[:300], fashion.spec)
+    got = optimize.teacher_probabilities(model, subset, batch_size=64)
+    assert got.shape == (300, 10)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_distillation_keeps_a_pruned_model_on_its_teacher_when_the_labels_are_wrong(fashion):
+    """With every label replaced by a wrong one, fine-tuning on labels alone drags the pruned model away
+    from what the dense model predicts; with ``distill=1`` the targets are the dense model's own
+    predictions, so the pruned model keeps agreeing with it."""
+    inp = keras.Input((28, 28, 1))
+    hidden = L.Dense(64, activation="relu", name="hidden")(L.Flatten()(inp))
+    teacher = keras.Model(inp, L.Dense(10, activation="softmax", name="out")(hidden))
+    teacher.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    teacher.fit(fashion.tf_dataset(64, seed=0), epochs=5, verbose=0)
+    x = fashion.tf_dataset(256, shuffle=False)
+    teacher_says = teacher.predict(x, verbose=0).argmax(axis=1)
+    assert np.mean(teacher_says == fashion.y) >= 0.6  # a teacher worth agreeing with
+    wrong = optimize.FineTuneData(fashion.x, (fashion.y + 1 + np.arange(len(fashion.y)) % 9) % 10, fashion.spec)
+    assert not np.any(wrong.y == fashion.y)
+
+    agreement = {}
+    for distill in (0.0, 1.0):
+        student = keras.models.clone_model(teacher)
+        student.set_weights(teacher.get_weights())
+        pruned = optimize.prune(student, 0.3, data=wrong, epochs=3, learning_rate=3e-3, distill=distill)
+        agreement[distill] = float(np.mean(pruned.predict(x, verbose=0).argmax(axis=1) == teacher_says))
+    assert agreement[1.0] >= 0.8, agreement
+    assert agreement[1.0] - agreement[0.0] >= 0.3, agreement

@@ -14,12 +14,10 @@ import json
 import sys
 from pathlib import Path
 
+from edgecnn.report import fmt_bytes
+
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- precision-table: begin (tools/precision_table.py) -->", "<!-- precision-table: end -->"
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.2f} MB"
 
 
 def row(report: dict, widths: dict[str, float]) -> str:
@@ -39,7 +37,7 @@ def row(report: dict, widths: dict[str, float]) -> str:
 
     return (f"| {model} | {wrote} | {drop(chosen['val_drop_points'])} → {drop(chosen.get('test_drop_points'))} "
             f"| {chosen['speedup_vs_float32']:.2f}× | {full_speed} "
-            f"| {_mb(chosen['size_bytes'])} (float32 {_mb(base['size_bytes'])}) |")
+            f"| {fmt_bytes(chosen['size_bytes'])} (float32 {fmt_bytes(base['size_bytes'])}) |")
 
 
 def benchmark_widths(path: Path) -> dict[str, float]:

@@ -98,6 +98,13 @@ RECIPES: dict[str, Recipe] = {
                                  {**_OLD_PRUNE, "keep": "smallest", "epochs": 2}),
     "prune_smallest_lr1e-3": Recipe("prune", "old + the smallest layers kept dense, Adam 1e-3",
                                     {**_OLD_PRUNE, "keep": "smallest", "learning_rate": 1e-3}),
+    "prune_smallest_kd": Recipe("prune", "old + the smallest layers kept dense, targets half the dense model's "
+                                          "predictions (distillation)", {**_OLD_PRUNE, "keep": "smallest",
+                                                                         "distill": 0.5}),
+    "prune_smallest_kd_full": Recipe("prune", "old + the smallest layers kept dense, targets the dense model's "
+                                               "predictions only", {**_OLD_PRUNE, "keep": "smallest", "distill": 1.0}),
+    "qat_default_kd": Recipe("qat", "edgecnn.optimize.quantize_aware defaults, targets half the float model's "
+                                    "predictions (distillation)", {"distill": 0.5}),
     "prune_poly_3ep": Recipe("prune", "polynomial ramp over 3 epochs", {**_OLD_PRUNE, "schedule": "polynomial",
                                                                        "epochs": 3}),
 }
@@ -232,7 +239,7 @@ def _float_finetune(model, splits: Splits, options: dict[str, Any]):
     return model
 
 
-_KNOBS = ("epochs", "learning_rate", "lr_schedule", "freeze_batch_norm", "schedule", "keep", "batch_size")
+_KNOBS = ("epochs", "learning_rate", "lr_schedule", "freeze_batch_norm", "schedule", "keep", "batch_size", "distill")
 
 
 def library_defaults(kind: str) -> dict[str, Any]:
