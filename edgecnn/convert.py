@@ -441,7 +441,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             output: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             limit: int | None = None, eval_limit: int | None = None, batch_size: int = 64,
             scale: float | None = None, offset: float | None = None, resize: str | None = None,
-            seed: int = 0, max_drop: float | None = None, explain: bool = False,
+            seed: int = 0, max_drop: float | None = None, explain: bool = False, distill: float = 0.0,
             log: Log | None = None, trust_model: bool = False) -> ConvertReport:
     """Optimise and convert ``source`` into TFLite ``variants``; write outputs; return the report.
 
@@ -455,8 +455,10 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     ``trust_model`` allows Lambda layers (Python code stored in the model file, run when it is loaded).
     ``prune_keep`` (a rule of :data:`edgecnn.optimize.KEEP_RULES`) says which layers unstructured pruning leaves
     dense: by default the smallest ones, which hold ≤ 5 % of the weights and most of the damage (docs/RECIPES.md).
+    ``distill`` (0–1): the share of the fine-tune's targets (``prune``/``qat``) taken from the unoptimised
+    model's own predictions instead of the labels (knowledge distillation, :func:`edgecnn.optimize.prune`).
     """
-    from edgecnn.optimize import KEEP_RULES, check_sparsity, parse_pattern
+    from edgecnn.optimize import KEEP_RULES, check_distill, check_sparsity, parse_pattern
 
     log = log or (lambda message: print(message, file=sys.stderr))
     wanted = expand_variants(variants)
@@ -464,6 +466,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         wanted.append("int8")
         log("--edgetpu needs a full-integer model: adding the int8 variant")
     sparsity = check_sparsity(prune) if prune is not None else None
+    distill = check_distill(distill)
     pattern = parse_pattern(prune_pattern)
     if pattern is not None and sparsity is None:
         sparsity = pattern[0] / pattern[1]
@@ -541,12 +544,14 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
                                      "calibration_samples": calibration_samples}
     if max_drop is not None:
         optimisations["max_drop"] = max_drop
+    if distill and (qat or sparsity is not None):
+        optimisations["distill"] = distill
     if sparsity is not None:
         optimisations["prune_keep"] = prune_keep if pattern is None else "none"
     base_model, qat_model = _optimise(model, dataset, spec, sparsity=sparsity, pattern=prune_pattern,
                                       keep=prune_keep if pattern is None else "none",
                                       qat=qat and max_drop is None, epochs=epochs, batch_size=batch_size, seed=seed,
-                                      log=log, notes=notes, optimisations=optimisations)
+                                      distill=distill, log=log, notes=notes, optimisations=optimisations)
     plan_result = explanation = None
 
     with tempfile.TemporaryDirectory(prefix="edgecnn-convert-") as tmp:
@@ -577,7 +582,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
                 def qat_hook(keep_float: list[str]) -> str:
                     return _plan_qat(base_model, dataset, spec, keep_float, workdir, calibration_file,
                                      io_type=integer_wanted[0], epochs=epochs, batch_size=batch_size, seed=seed,
-                                     preserve_sparsity=sparsity is not None, log=log)
+                                     preserve_sparsity=sparsity is not None, distill=distill, log=log)
             plan_result, plan_bytes = _plan(saved["base"], calibration_file, produced, spec, dataset, eval_limit,
                                             io_type=integer_wanted[0], max_drop=float(max_drop), edgetpu=edgetpu,
                                             qat=qat_hook, log=log)
@@ -661,14 +666,14 @@ def _plan(saved_model: Path, calibration_file: Path, produced: dict[str, tuple[b
 
 def _plan_qat(base_model, dataset, spec: PreprocessSpec, keep_float: list[str], workdir: Path,
               calibration_file: Path, *, io_type: str, epochs: int, batch_size: int, seed: int,
-              preserve_sparsity: bool, log: Log) -> str:
+              preserve_sparsity: bool, log: Log, distill: float = 0.0) -> str:
     """QAT of every layer but ``keep_float``, converted (those layers stay float) and first-run in a child."""
     from edgecnn import optimize
     from edgecnn._tf import tf
 
     data = optimize.FineTuneData.from_dataset(dataset, spec)
     qat_model = optimize.quantize_aware(base_model, data=data, epochs=epochs, batch_size=batch_size, seed=seed,
-                                        preserve_sparsity=preserve_sparsity,
+                                        preserve_sparsity=preserve_sparsity, distill=distill,
                                         custom_objects=optimize.zoo_custom_objects(), log=log, keep_float=keep_float)
     saved = workdir / "plan_qat_savedmodel"
     tf.saved_model.save(qat_model, str(saved))
@@ -712,7 +717,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, batch_size, seed, log, notes,
-              optimisations):
+              optimisations, distill=0.0):
     """(model for float/fp16/dynamic variants, QAT model for integer variants or None)."""
     if sparsity is None and not qat:
         return model, None
@@ -732,11 +737,12 @@ def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, bat
                          f"{', '.join(dense[:6])}{', …' if len(dense) > 6 else ''}); the others pruned to "
                          f"{each:.1%} so that the total is {sparsity:.0%}")
         base = optimize.prune(model, sparsity, data=data, pattern=pattern, epochs=epochs, batch_size=batch_size,
-                              keep=dense, seed=seed, custom_objects=custom, log=log)
+                              keep=dense, seed=seed, distill=distill, custom_objects=custom, log=log)
     qat_model = None
     if qat:
         qat_model = optimize.quantize_aware(base, data=data, epochs=epochs, batch_size=batch_size, seed=seed,
-                                            preserve_sparsity=sparsity is not None, custom_objects=custom, log=log)
+                                            preserve_sparsity=sparsity is not None, distill=distill,
+                                            custom_objects=custom, log=log)
     return base, qat_model
 
 

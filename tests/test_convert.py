@@ -371,12 +371,15 @@ def test_run_dir_prune_then_prune_preserving_qat_shows_zeros_in_file(user_model,
 
 
     run = _make_run_dir(user_model, tmp_path)
-    proc = cli("convert", str(run), "--int8", "--prune", "0.5", "--qat", "--epochs", "2", "--edgetpu")
+    proc = cli("convert", str(run), "--int8", "--prune", "0.5", "--qat", "--epochs", "2", "--edgetpu",
+               "--distill", "0.5")
     assert proc.returncode == 0, proc.stderr[-3000:]
     tflite = run / "tflite" / "digitsnet_pruned50_qat_int8.tflite"
     assert tflite.exists() and (tflite.parent / "preprocess.json").exists()
     report = json.loads((tflite.parent / "digitsnet_pruned50_qat_int8.report.json").read_text())
     assert report["optimisations"]["prune"] == 0.5 and report["optimisations"]["qat"] is True
+    assert report["optimisations"]["distill"] == 0.5
+    assert "distilling from the dense model (50% of the targets)" in proc.stderr
     model = read_tflite(tflite.read_bytes())
     assert not model.float_tensors()
     # Pruning shows up as zeros in the stored int8 weights of the pruned layers (conv and dense).
@@ -407,6 +410,8 @@ def test_bad_sparsity_is_a_usage_error(tmp_path, cli):
 
     for value in ("1.0", "-0.2"):
         _one_line_error(cli("convert", "simple_cnn", "--prune", value), 2, "[0, 1)")
+    for value in ("1.5", "-0.1"):
+        _one_line_error(cli("convert", "simple_cnn", "--prune", "0.5", "--distill", value), 2, "[0, 1]")
 
 
 def test_not_a_keras_model(tmp_path, cli):

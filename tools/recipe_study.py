@@ -166,9 +166,10 @@ def load_splits(run_dir: Path) -> Splits:
 def load_trained(run_dir: Path):
     from edgecnn import runs
     from edgecnn._tf import keras
-    import edgecnn.zoo  # noqa: F401  (registers the custom layers)
+    from edgecnn.optimize import zoo_custom_objects
 
-    return keras.models.load_model(run_dir / runs.MODEL_FILE, compile=False)
+    with keras.utils.custom_object_scope(zoo_custom_objects()):  # hard-swish, layer scale, … by their names
+        return keras.models.load_model(run_dir / runs.MODEL_FILE, compile=False)
 
 
 # ---- conversion and scoring --------------------------------------------------------------------------------
@@ -457,6 +458,11 @@ def write_report(work: Path, docs: Path, models: list[str]) -> None:
                          "sparsity": SPARSITY, "finetune_batch_size": 64},
             "recipes": {name: {"kind": r.kind, "about": r.about, "options": r.options} for name, r in RECIPES.items()},
             "models": {}}
+    # Models measured in an earlier work folder stay as they were (a model is never mixed across two
+    # trainings: every cell of a column is relative to that column's own float32).
+    earlier = docs / "recipes.json"
+    if earlier.is_file():
+        data["models"].update(json.loads(earlier.read_text()).get("models", {}))
     for model_name in models or sorted(p.name for p in work.iterdir() if (p / "results").is_dir()):
         summary_row = model_summary(model_name, work)
         if summary_row is not None:

@@ -27,6 +27,9 @@ def _variant_options(func):
               help="layers unstructured pruning leaves dense: the smallest (≤ 5%% of the weights, most sensitive), "
                    "the first, or none")
 @click.option("--qat", is_flag=True, help="quantisation-aware training (prune-preserving with --prune)")
+@click.option("--distill", type=float, default=0.0, show_default=True, metavar="W",
+              help="--prune/--qat fine-tune towards the unoptimised model's predictions: W of each target is its "
+                   "probabilities, 1-W the label (knowledge distillation)")
 @click.option("--max-drop", type=float, default=None, metavar="PTS",
               help="precision plan: the fastest file within PTS points of float32's top-1 on the validation split "
                    "(full int8, int8 with some layers in float, or float16/float32 if nothing quantised is faster)")
@@ -49,7 +52,7 @@ def _variant_options(func):
               "stored in the file); refused by default")
 def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dynamic: bool, v_float32: bool,
                     v_all: bool, prune: float | None, prune_pattern: str | None, prune_keep: str, qat: bool,
-                    max_drop: float | None,
+                    distill: float, max_drop: float | None,
                     explain: bool, edgetpu: bool,
                     calibration_samples: int, data: str | None, epochs: int, limit: int | None,
                     eval_limit: int | None, scale: float | None, offset: float | None, output: str | None,
@@ -76,6 +79,8 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
         chosen = ["int8"]
     if prune is not None and not 0.0 <= prune < 1.0:
         raise UsageError(f"--prune must be in [0, 1) (e.g. 0.5 for half the weights zero), got {prune}")
+    if not 0.0 <= distill <= 1.0:
+        raise UsageError(f"--distill must be in [0, 1] (the teacher's share of each target), got {distill}")
     for flag, value in (("--epochs", epochs), ("--calibration-samples", calibration_samples),
                         ("--limit", limit), ("--eval-limit", eval_limit)):
         if value is not None and value < 1:
@@ -88,7 +93,7 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
                      edgetpu=edgetpu,
                      calibration_samples=calibration_samples, data=data, epochs=epochs, output=output,
                      report=report, limit=limit, eval_limit=eval_limit, scale=scale, offset=offset,
-                     max_drop=max_drop, explain=explain, trust_model=trust_model,
+                     max_drop=max_drop, explain=explain, trust_model=trust_model, distill=distill,
                      log=lambda message: click.echo(message, err=True))
     print_convert_report(result)
     if result.edgetpu and "error" in result.edgetpu:
