@@ -115,21 +115,18 @@ def _fit(model, data: FineTuneData, *, epochs: int, batch_size: int, learning_ra
 
     steps = steps_per_epoch(len(data.x), batch_size) * epochs
     rate = LR_SCHEDULES[_check_choice(lr_schedule, LR_SCHEDULES, "lr_schedule")](learning_rate, steps)
-    kwargs: dict[str, Any] = {}
+    targets = val_targets = None  # None: the integer labels, with the sparse loss
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
     has_val = data.x_val is not None and len(data.x_val)
     if teacher is not None and distill > 0:
         classes = teacher.shape[1]
-        targets = distill * teacher + (1.0 - distill) * _one_hot(data.y, classes)
+        targets = (distill * teacher + (1.0 - distill) * _one_hot(data.y, classes)).astype(np.float32)
+        val_targets = _one_hot(data.y_val, classes) if has_val else None
         loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits)
-        train = data.tf_dataset(batch_size, seed=seed, targets=targets.astype(np.float32))
-        if has_val:
-            kwargs["validation_data"] = data.tf_dataset(batch_size, shuffle=False, validation=True,
-                                                        targets=_one_hot(data.y_val, classes))
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
-        train = data.tf_dataset(batch_size, seed=seed)
-        if has_val:
-            kwargs["validation_data"] = data.tf_dataset(batch_size, shuffle=False, validation=True)
+    kwargs: dict[str, Any] = {}
+    if has_val:
+        kwargs["validation_data"] = data.tf_dataset(batch_size, shuffle=False, validation=True, targets=val_targets)
+    train = data.tf_dataset(batch_size, seed=seed, targets=targets)
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
     history = model.fit(train, epochs=epochs, callbacks=list(callbacks), verbose=verbose, **kwargs)
     return {k: float(v[-1]) for k, v in history.history.items()}

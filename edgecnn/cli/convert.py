@@ -72,6 +72,7 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
     --max-drop chooses on the validation split; the test images only report.
     """
     from edgecnn.errors import UsageError
+    from edgecnn.optimize import check_distill  # numpy only: TensorFlow is imported lazily inside
 
     chosen = [name for name, flag in (("int8", v_int8), ("uint8", v_uint8), ("float16", v_fp16),
                                       ("dynamic", v_dynamic), ("float32", v_float32), ("all", v_all)) if flag]
@@ -79,8 +80,7 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
         chosen = ["int8"]
     if prune is not None and not 0.0 <= prune < 1.0:
         raise UsageError(f"--prune must be in [0, 1) (e.g. 0.5 for half the weights zero), got {prune}")
-    if not 0.0 <= distill <= 1.0:
-        raise UsageError(f"--distill must be in [0, 1] (the teacher's share of each target), got {distill}")
+    check_distill(distill)  # before TensorFlow is imported
     for flag, value in (("--epochs", epochs), ("--calibration-samples", calibration_samples),
                         ("--limit", limit), ("--eval-limit", eval_limit)):
         if value is not None and value < 1:
