@@ -96,12 +96,13 @@ def _not_a_model(tmp_path) -> Path:
 
 def test_remote_temp_folder_is_removed(sshd, tmp_path):
     import glob
+    import uuid
 
-    before = set(glob.glob("/tmp/edgecnn-profile.*"))
-    with pytest.raises(EdgecnnError):  # fails after the upload, in the remote profiler
-        remote.profile_remote([_not_a_model(tmp_path)], {}, sshd.target, str(sshd.user_key),
-                              remote_python=sys.executable)
-    assert set(glob.glob("/tmp/edgecnn-profile.*")) == before
+    # A name no other test uploads: tests running in parallel may have their own folders there meanwhile.
+    model = _not_a_model(tmp_path).rename(tmp_path / f"garbage-{uuid.uuid4().hex}.tflite")
+    with pytest.raises(EdgecnnError, match="edgecnn profile failed on"):  # after the upload, remotely
+        remote.profile_remote([model], {}, sshd.target, str(sshd.user_key), remote_python=sys.executable)
+    assert not glob.glob(f"/tmp/edgecnn-profile.*/*/{model.name}")
 
 
 def test_remote_command_failure_is_one_line(sshd, tmp_path):
