@@ -207,7 +207,9 @@ def _run_family_children(names: list[str], out: Path, groups: int = 2) -> dict[s
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_USE_LEGACY_KERAS="1")
     procs = [subprocess.Popen([sys.executable, __file__, str(out), *chunk], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for chunk in chunks if chunk]
-    logs = [p.communicate(timeout=3000) for p in procs]  # the whole zoo in two children: ~20 min on 2 idle cores
+    # The whole zoo in two children: 25 min on 2 shared cores (2026-12-02); longer while the other pytest worker
+    # runs too. The timeout only stops a hung child before CI's own 90-minute limit does.
+    logs = [p.communicate(timeout=4800) for p in procs]
     results = {}
     for name in names:
         path = out / f"{name}.json"
