@@ -482,6 +482,9 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     pattern = parse_pattern(prune_pattern)
     if pattern is not None and sparsity is None:
         sparsity = pattern[0] / pattern[1]
+    if distill and sparsity is None and not qat:
+        # Distillation weights the targets of a fine-tune; without one it would be silently ignored.
+        raise UsageError("--distill needs --prune or --qat: it weights their fine-tuning targets")
     if prune_keep not in KEEP_RULES:
         raise UsageError(f"--prune-keep must be one of {', '.join(KEEP_RULES)}, got {prune_keep!r}")
     if calibration_samples < 1:

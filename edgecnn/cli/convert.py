@@ -81,9 +81,6 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
     if prune is not None and not 0.0 <= prune < 1.0:
         raise UsageError(f"--prune must be in [0, 1) (e.g. 0.5 for half the weights zero), got {prune}")
     check_distill(distill)  # before TensorFlow is imported
-    if distill and prune is None and not qat:
-        # Distillation weights the targets of a fine-tune; without one it would be silently ignored.
-        raise UsageError("--distill needs --prune or --qat: it weights their fine-tuning targets")
     for flag, value in (("--epochs", epochs), ("--calibration-samples", calibration_samples),
                         ("--limit", limit), ("--eval-limit", eval_limit)):
         if value is not None and value < 1:
