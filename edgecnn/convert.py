@@ -453,7 +453,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             output: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             limit: int | None = None, eval_limit: int | None = None, batch_size: int = 64,
             scale: float | None = None, offset: float | None = None, resize: str | None = None,
-            seed: int = 0, max_drop: float | None = None, explain: bool = False, distill: float = 0.0,
+            seed: int = 0, max_drop: float | None = None, explain: bool = False, distill: float | None = None,
             log: Log | None = None, trust_model: bool = False) -> ConvertReport:
     """Optimise and convert ``source`` into TFLite ``variants``; write outputs; return the report.
 
@@ -469,8 +469,10 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     dense: by default the smallest ones, which hold ≤ 5 % of the weights and most of the damage (docs/RECIPES.md).
     ``distill`` (0–1): the share of the fine-tune's targets (``prune``/``qat``) taken from the unoptimised
     model's own predictions instead of the labels (knowledge distillation, :func:`edgecnn.optimize.prune`).
+    ``None``: each fine-tune's measured default, :data:`edgecnn.optimize.PRUNE_DISTILL` for pruning, labels
+    only for QAT (docs/RECIPES.md).
     """
-    from edgecnn.optimize import KEEP_RULES, check_distill, check_sparsity, parse_pattern
+    from edgecnn.optimize import KEEP_RULES, PRUNE_DISTILL, check_distill, check_sparsity, parse_pattern
 
     log = log or (lambda message: print(message, file=sys.stderr))
     wanted = expand_variants(variants)
@@ -478,11 +480,11 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         wanted.append("int8")
         log("--edgetpu needs a full-integer model: adding the int8 variant")
     sparsity = check_sparsity(prune) if prune is not None else None
-    distill = check_distill(distill)
+    asked_distill = None if distill is None else check_distill(distill)
     pattern = parse_pattern(prune_pattern)
     if pattern is not None and sparsity is None:
         sparsity = pattern[0] / pattern[1]
-    if distill and sparsity is None and not qat:
+    if asked_distill and sparsity is None and not qat:
         # Distillation weights the targets of a fine-tune; without one it would be silently ignored.
         raise UsageError("--distill needs --prune or --qat: it weights their fine-tuning targets")
     if prune_keep not in KEEP_RULES:
@@ -559,14 +561,21 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
                                      "calibration_samples": calibration_samples}
     if max_drop is not None:
         optimisations["max_drop"] = max_drop
-    if distill and (qat or sparsity is not None):
-        optimisations["distill"] = distill
+    prune_distill = PRUNE_DISTILL if asked_distill is None else asked_distill
+    qat_distill = 0.0 if asked_distill is None else asked_distill
+    if asked_distill and (qat or sparsity is not None):
+        optimisations["distill"] = asked_distill
+    if sparsity is not None:
+        optimisations["prune_distill"] = prune_distill
+    if qat:
+        optimisations["qat_distill"] = qat_distill
     if sparsity is not None:
         optimisations["prune_keep"] = prune_keep if pattern is None else "none"
     base_model, qat_model = _optimise(model, dataset, spec, sparsity=sparsity, pattern=prune_pattern,
                                       keep=prune_keep if pattern is None else "none",
                                       qat=qat and max_drop is None, epochs=epochs, batch_size=batch_size, seed=seed,
-                                      distill=distill, log=log, notes=notes, optimisations=optimisations)
+                                      prune_distill=prune_distill, qat_distill=qat_distill, log=log, notes=notes,
+                                      optimisations=optimisations)
     plan_result = explanation = None
 
     with tempfile.TemporaryDirectory(prefix="edgecnn-convert-") as tmp:
@@ -598,7 +607,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
                 def qat_hook(keep_float: list[str]) -> str:
                     return _plan_qat(base_model, dataset, spec, keep_float, workdir, calibration_file,
                                      io_type=integer_wanted[0], epochs=epochs, batch_size=batch_size, seed=seed,
-                                     preserve_sparsity=sparsity is not None, distill=distill, log=log)
+                                     preserve_sparsity=sparsity is not None, distill=qat_distill, log=log)
             plan_result, plan_bytes = _plan(saved["base"], calibration_file, produced, spec, dataset, eval_limit,
                                             io_type=integer_wanted[0], max_drop=float(max_drop), edgetpu=edgetpu,
                                             qat=qat_hook, log=log)
@@ -733,7 +742,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, batch_size, seed, log, notes,
-              optimisations, distill=0.0):
+              optimisations, prune_distill=0.0, qat_distill=0.0):
     """(model for float/fp16/dynamic variants, QAT model for integer variants or None)."""
     if sparsity is None and not qat:
         return model, None
@@ -753,11 +762,11 @@ def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, bat
                          f"{', '.join(dense[:6])}{', …' if len(dense) > 6 else ''}); the others pruned to "
                          f"{each:.1%} so that the total is {sparsity:.0%}")
         base = optimize.prune(model, sparsity, data=data, pattern=pattern, epochs=epochs, batch_size=batch_size,
-                              keep=dense, seed=seed, distill=distill, custom_objects=custom, log=log)
+                              keep=dense, seed=seed, distill=prune_distill, custom_objects=custom, log=log)
     qat_model = None
     if qat:
         qat_model = optimize.quantize_aware(base, data=data, epochs=epochs, batch_size=batch_size, seed=seed,
-                                            preserve_sparsity=sparsity is not None, distill=distill,
+                                            preserve_sparsity=sparsity is not None, distill=qat_distill,
                                             custom_objects=custom, log=log)
     return base, qat_model
 

@@ -384,6 +384,7 @@ def test_run_dir_prune_then_prune_preserving_qat_shows_zeros_in_file(user_model,
     report = json.loads((tflite.parent / "digitsnet_pruned50_qat_int8.report.json").read_text())
     assert report["optimisations"]["prune"] == 0.5 and report["optimisations"]["qat"] is True
     assert report["optimisations"]["distill"] == 0.5
+    assert report["optimisations"]["prune_distill"] == 0.5 and report["optimisations"]["qat_distill"] == 0.5
     assert "distilling from the dense model (50% of the targets)" in proc.stderr
     model = read_tflite(tflite.read_bytes())
     assert not model.float_tensors()

@@ -266,10 +266,12 @@ def test_distillation_keeps_a_pruned_model_on_its_teacher_when_the_labels_are_wr
     assert not np.any(wrong.y == fashion.y)
 
     agreement = {}
-    for distill in (0.0, 1.0):
+    for distill in (0.0, 1.0, None):  # None: prune's default, which distils from the dense model
         student = keras.models.clone_model(teacher)
         student.set_weights(teacher.get_weights())
-        pruned = optimize.prune(student, 0.3, data=wrong, epochs=3, learning_rate=3e-3, distill=distill)
+        options = {} if distill is None else {"distill": distill}
+        pruned = optimize.prune(student, 0.3, data=wrong, epochs=3, learning_rate=3e-3, **options)
         agreement[distill] = float(np.mean(pruned.predict(x, verbose=0).argmax(axis=1) == teacher_says))
     assert agreement[1.0] >= 0.8, agreement
     assert agreement[1.0] - agreement[0.0] >= 0.3, agreement
+    assert agreement[None] >= 0.8, agreement

@@ -27,9 +27,9 @@ def _variant_options(func):
               help="layers unstructured pruning leaves dense: the smallest (≤ 5%% of the weights, most sensitive), "
                    "the first, or none")
 @click.option("--qat", is_flag=True, help="quantisation-aware training (prune-preserving with --prune)")
-@click.option("--distill", type=float, default=0.0, show_default=True, metavar="W",
+@click.option("--distill", type=float, default=None, metavar="W",
               help="--prune/--qat fine-tune towards the unoptimised model's predictions: W of each target is its "
-                   "probabilities, 1-W the label (knowledge distillation)")
+                   "probabilities, 1-W the label (knowledge distillation) [default: 1 for --prune, 0 for --qat]")
 @click.option("--max-drop", type=float, default=None, metavar="PTS",
               help="precision plan: the fastest file within PTS points of float32's top-1 on the validation split "
                    "(full int8, int8 with some layers in float, or float16/float32 if nothing quantised is faster)")
@@ -52,7 +52,7 @@ def _variant_options(func):
               "stored in the file); refused by default")
 def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dynamic: bool, v_float32: bool,
                     v_all: bool, prune: float | None, prune_pattern: str | None, prune_keep: str, qat: bool,
-                    distill: float, max_drop: float | None,
+                    distill: float | None, max_drop: float | None,
                     explain: bool, edgetpu: bool,
                     calibration_samples: int, data: str | None, epochs: int, limit: int | None,
                     eval_limit: int | None, scale: float | None, offset: float | None, output: str | None,
@@ -80,7 +80,8 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
         chosen = ["int8"]
     if prune is not None and not 0.0 <= prune < 1.0:
         raise UsageError(f"--prune must be in [0, 1) (e.g. 0.5 for half the weights zero), got {prune}")
-    check_distill(distill)  # before TensorFlow is imported
+    if distill is not None:
+        check_distill(distill)  # before TensorFlow is imported
     for flag, value in (("--epochs", epochs), ("--calibration-samples", calibration_samples),
                         ("--limit", limit), ("--eval-limit", eval_limit)):
         if value is not None and value < 1:
