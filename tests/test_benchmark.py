@@ -203,6 +203,8 @@ def test_quick_benchmark_end_to_end_then_resume_retime_and_recommend(cli, tmp_pa
     assert rows["float32"]["fully_int8"] is False and rows["int8"]["fully_int8"] is True
     assert rows["int8"]["size_bytes"] < 0.5 * rows["float32"]["size_bytes"]
     assert rows["pruned_int8"]["gzip_bytes"] < rows["int8"]["gzip_bytes"]  # half the weights are zero
+    # the row keeps how its fine-tune was taught: pruning distils from the dense model unless told otherwise
+    assert rows["pruned_int8"]["finetune"] == {"prune_distill": 1.0} and "finetune" not in rows["int8"]
     assert rows["pruned_int8"]["reproduce"] == [
         "edgecnn train lenet5 --epochs 2 --limit 1000 -o runs/lenet5-bench",
         "edgecnn convert runs/lenet5-bench --int8 --prune 0.5 -o lenet5_pruned_int8.tflite"]
@@ -353,3 +355,19 @@ def test_a_missed_target_says_by_how_much_and_whether_that_is_noise():
     line = next(line for line in targets_section(rows) if line.startswith("| resnet18"))
     assert "pruned ✗ by 0.25 pt QAT" in line, line  # no σ claimed for the pruned file
     assert "QAT ≥ PTQ ✗ by 2.50 pt, σ 0.75 |" in line, line
+
+
+def test_pruned_rows_fine_tuned_on_labels_are_marked():
+    """Rows measured before pruning distilled by default carry no ``finetune`` record: the targets table marks
+    them († and a legend) so that a column does not silently mix two recipes."""
+    from edgecnn.benchmark.report import targets_section
+
+    rows = [_row("lenet5", "float32", accuracy=0.75), _row("lenet5", "pruned_int8", accuracy=0.74),
+            _row("vgg11", "float32", accuracy=0.8),
+            _row("vgg11", "pruned_int8", accuracy=0.8, finetune={"prune_distill": 1.0})]
+    lines = targets_section(rows)
+    lenet = next(line for line in lines if line.startswith("| lenet5"))
+    vgg = next(line for line in lines if line.startswith("| vgg11"))
+    assert "-1.0 † |" in lenet and "†" not in vgg
+    assert any(line.startswith("† the pruned file was fine-tuned on the labels alone") for line in lines)
+    assert not any(line.startswith("†") for line in targets_section(rows[2:]))

@@ -75,7 +75,7 @@ def measure_model(job: dict[str, Any], settings: dict[str, Any], work: str, log_
 
 _FILE_FIELDS = ("file", "size_bytes", "gzip_bytes", "accuracy", "agreement_with_float32", "test_images",
                 "convert_seconds", "xnnpack", "plan_precision", "plan_float_layers", "plan_val_drop_points",
-                "plan_reason")
+                "plan_reason", "finetune")
 
 
 def _file_log(path: str) -> Log:
@@ -175,6 +175,10 @@ def _small(job: dict[str, Any], settings: Settings, folder: Path,
                           "accuracy": result.accuracy, "agreement_with_float32": result.agreement_with_float32,
                           "test_images": report.test_images, "convert_seconds": result.convert_seconds,
                           "xnnpack": result.xnnpack}
+            # how the fine-tune was taught (its defaults change as recipes are measured: docs/RECIPES.md)
+            taught = {k: report.optimisations[k] for k in ("prune_distill", "qat_distill") if k in report.optimisations}
+            if taught:
+                made[name]["finetune"] = taught
             if report.plan is not None:  # what the precision plan wrote, and the layers it kept in float
                 chosen = next(c for c in report.plan["candidates"] if c["name"] == report.plan["chosen"])
                 made[name].update({"plan_precision": result.precision, "plan_float_layers": chosen["float_layers"],

@@ -366,6 +366,21 @@ def _verdict(name: str, ok: bool, over: float, sigma: float | None) -> str:
     return f"{name} ✗ by {over:.2f} pt, σ {sigma:.2f}{within}"
 
 
+def _pruned_on_labels(row: dict[str, Any] | None) -> bool:
+    """A pruned row fine-tuned on the labels alone: measured before pruning distilled by default (rows without
+    a ``finetune`` record), or with ``--distill 0``."""
+    return row is not None and row.get("accuracy") is not None and \
+        not (row.get("finetune") or {}).get("prune_distill")
+
+
+def _labels_only_legend(rows: list[dict[str, Any]]) -> list[str]:
+    if not any(_pruned_on_labels(r) for r in rows if r["variant"] == "pruned_int8"):
+        return []
+    return ["† the pruned file was fine-tuned on the labels alone: measured before pruning distilled from the dense "
+            "model by default (docs/RECIPES.md); the other pruned rows were fine-tuned on the dense model's "
+            "predictions.", ""]
+
+
 def targets_section(rows: list[dict[str, Any]]) -> list[str]:
     """Issue-level targets per model: the precision plan (within 0.5 points of float32 on the test images and no
     slower), 50 %-pruned int8 within 1.5 points, QAT at least as good as post-training int8."""
@@ -377,6 +392,7 @@ def targets_section(rows: list[dict[str, Any]]) -> list[str]:
              "disagree (paired, as in McNemar's test): a miss under 2σ is within what another draw of test images "
              "could move either way. The 50 %-pruned file gets no σ: its agreement was measured against the pruned "
              "model's own float32, not this float32 file.", "",
+             *_labels_only_legend(rows),
              "| model | float32 | plan wrote | float layers | plan: val drop → test drop | plan × float32 speed "
              "| int8 (PTQ) | QAT int8 | 50 %-pruned int8 | targets met |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -420,7 +436,9 @@ def targets_section(rows: list[dict[str, Any]]) -> list[str]:
                  f"{len(layers)}: {shown}" if layers else ("0" if plan else "–"),
                  f"{pts(plan.get('plan_val_drop_points'))} → {pts(drop('planned'))}" if plan else "–",
                  f"{plan_speed:.2f}×" if plan_speed else "–",
-                 pts(drop("int8")), pts(drop("qat_int8")), pts(drop("pruned_int8")), " ".join(met) or "–"]
+                 pts(drop("int8")), pts(drop("qat_int8")),
+                 pts(drop("pruned_int8")) + (" †" if _pruned_on_labels(by.get("pruned_int8")) else ""),
+                 " ".join(met) or "–"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
