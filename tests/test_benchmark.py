@@ -371,3 +371,23 @@ def test_pruned_rows_fine_tuned_on_labels_are_marked():
     assert "-1.0 † |" in lenet and "†" not in vgg
     assert any(line.startswith("† the pruned file was fine-tuned on the labels alone") for line in lines)
     assert not any(line.startswith("†") for line in targets_section(rows[2:]))
+
+
+def test_each_model_names_the_kind_of_cpu_that_timed_it():
+    """int8 beats float32 in XNNPACK mostly where the CPU has int8 dot products (VNNI); rows timed on two hosts
+    must say which host timed which model, and the section must warn when they differ."""
+    from edgecnn.benchmark.report import cpu_class, models_table, provenance
+
+    vnni = {"environment": {"cpu_flags": {"avx2": True, "avx512f": True, "avx512_vnni": True}}}
+    avx2 = {"environment": {"cpu_flags": {"sse4_1": True, "avx2": True, "avx512f": False, "avx512_vnni": False}}}
+    pi5 = {"environment": {"cpu_flags": {"asimd": True, "asimddp": True}}}
+    flags = [s["environment"]["cpu_flags"] for s in (vnni, avx2, pi5)]
+    assert (*map(cpu_class, flags), cpu_class(None)) == (
+        "AVX-512 VNNI", "AVX2", "Arm dot product", "–")
+    sessions = {"a": vnni, "b": avx2}
+    rows = [_row("lenet5", "float32", session="a"), _row("vgg11", "float32", session="b")]
+    table = models_table(rows, "small", sessions)
+    assert "| 2026-12-01 10:00 | AVX-512 VNNI | 0.5 |" in next(l for l in table.splitlines() if l.startswith("| lenet5"))
+    assert "| 2026-12-01 10:00 | AVX2 | 0.5 |" in next(l for l in table.splitlines() if l.startswith("| vgg11"))
+    assert "more than one kind of CPU (AVX-512 VNNI, AVX2" in provenance(rows, sessions)
+    assert "kind of CPU" not in provenance(rows[1:], sessions)

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from edgecnn.benchmark.report import cpu_class
 from edgecnn.report import fmt_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,13 +32,16 @@ def row(report: dict, widths: dict[str, float]) -> str:
         wrote += ": " + ", ".join(layers[:3]) + (f" … (+{len(layers) - 3})" if len(layers) > 3 else "")
     model = report["model"] + (f" (width {widths[report['model']]:g})" if widths.get(report["model"]) else "")
     full_speed = f"{full['speedup_vs_float32']:.2f}×" if full else "–"
+    timing = plan.get("timing") or {}
+    cpu = cpu_class((timing.get("machine") or {}).get("cpu_flags"))
 
     def drop(value: float | None) -> str:
         return "–" if value is None else f"{value:+.2f}"
 
     return (f"| {model} | {wrote} | {drop(chosen['val_drop_points'])} → {drop(chosen.get('test_drop_points'))} "
             f"| {chosen['speedup_vs_float32']:.2f}× | {full_speed} "
-            f"| {fmt_bytes(chosen['size_bytes'])} (float32 {fmt_bytes(base['size_bytes'])}) |")
+            f"| {fmt_bytes(chosen['size_bytes'])} (float32 {fmt_bytes(base['size_bytes'])}) "
+            f"| {cpu}, {timing.get('measured_at', '?')} |")
 
 
 def benchmark_widths(path: Path) -> dict[str, float]:
@@ -49,7 +53,7 @@ def benchmark_widths(path: Path) -> dict[str, float]:
 def table(folder: Path) -> str:
     widths = benchmark_widths(folder.parent / "benchmarks.json")
     lines = ["| model | plan wrote | validation drop → test drop (points) | × float32 speed | full int8 × float32 "
-             "| size |", "|---|---|---|---|---|---|"]
+             "| size | timed on |", "|---|---|---|---|---|---|---|"]
     for path in sorted(folder.glob("*_planned.report.json")):
         lines.append(row(json.loads(path.read_text()), widths))
     return "\n".join(lines)

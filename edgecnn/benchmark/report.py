@@ -64,16 +64,45 @@ def _by_model(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 # ---- tables -----------------------------------------------------------------------------------------------
 
-def models_table(rows: list[dict[str, Any]], config: str) -> str:
-    """One line per model: what it is, its training budget, when it was timed and under what load."""
+# The instructions that decide whether XNNPACK's int8 kernels beat its float32 ones, strongest first.
+INT8_DOT_PRODUCT = {"avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI", "asimddp": "Arm dot product",
+                    "i8mm": "Arm i8mm"}
+
+
+def cpu_class(flags: dict[str, bool] | None) -> str:
+    """What a CPU offers int8 kernels, in two words: its dot-product instructions, or its widest SIMD."""
+    flags = flags or {}
+    for flag, name in INT8_DOT_PRODUCT.items():
+        if flags.get(flag):
+            return name
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "Arm NEON"), ("sse4_1", "SSE4.1")):
+        if flags.get(flag):
+            return name
+    return "–"
+
+
+def _session_cpu(sessions: dict[str, dict[str, Any]], row: dict[str, Any]) -> str:
+    return cpu_class(((sessions.get(row.get("session")) or {}).get("environment") or {}).get("cpu_flags"))
+
+
+def _cpu_of(group: list[dict[str, Any]], sessions: dict[str, dict[str, Any]]) -> str:
+    return " + ".join(sorted({_session_cpu(sessions, g) for g in group}))
+
+
+def models_table(rows: list[dict[str, Any]], config: str, sessions: dict[str, dict[str, Any]] | None = None) -> str:
+    """One line per model: what it is, its training budget, when it was timed, on which kind of CPU, under what
+    load."""
+    sessions = sessions or {}
     if config == "small":
-        head = "| model | family | input | params | MACs | training: images × epochs, time | Keras test acc | timed (UTC) | load |"
+        head = ("| model | family | input | params | MACs | training: images × epochs, time | Keras test acc "
+                "| timed (UTC) | CPU | load |")
     else:
-        head = "| model | family | input | params (published) | MACs (published) | timed (UTC) | load |"
+        head = "| model | family | input | params (published) | MACs (published) | timed (UTC) | CPU | load |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for model, group in _by_model(rows).items():
         r = group[0]
         when = max(g.get("measured_at") or "" for g in group)[:16]
+        cpu = _cpu_of(group, sessions)
         load = [g["loadavg"] for g in group if g.get("loadavg") is not None]
         load_text = f"{max(load):.1f}" if load else "–"
         if config == "small":
@@ -83,11 +112,11 @@ def models_table(rows: list[dict[str, Any]], config: str) -> str:
                 train += f", {t['seconds']:.0f} s" + (f" ({t['cpu_seconds']:.0f} CPU s)" if t.get("cpu_seconds") else "")
             lines.append(f"| {_model_label(r)} | {r['family']} | {_shape(r['input_shape'])} | {_count(r.get('params'))} "
                          f"| {_count(r.get('macs'))} | {train} | {_pct(t.get('keras_test_accuracy'))} | {when} "
-                         f"| {load_text} |")
+                         f"| {cpu} | {load_text} |")
         else:
             lines.append(f"| {r['model']} | {r['family']} | {_shape(r['input_shape'])} | {_count(r.get('params'))} "
                          f"({_count(r.get('published_params'))}) | {_count(r.get('macs'))} "
-                         f"({_count(r.get('published_macs'))}) | {when} | {load_text} |")
+                         f"({_count(r.get('published_macs'))}) | {when} | {cpu} | {load_text} |")
     return "\n".join(lines)
 
 
@@ -128,8 +157,14 @@ def provenance(rows: list[dict[str, Any]], sessions: dict[str, dict[str, Any]]) 
         first, last = stamps[0][:16], stamps[-1][:16]
         text += f", timed at {first} UTC" if first == last else f", timed between {first} and {last} UTC"
     if loads:
-        text += (f"; the 1-minute load average while timing was {min(loads):.1f}–{max(loads):.1f} on "
-                 "this machine (absolute times move with it; the ratios within a model much less)")
+        text += (f"; the 1-minute load average while timing was {min(loads):.1f}–{max(loads):.1f} "
+                 "(absolute times move with it; the ratios within a model much less)")
+    kinds = sorted({_session_cpu(sessions, r) for r in rows})
+    if len(kinds) > 1:
+        text += (f"; the runs met more than one kind of CPU ({', '.join(kinds)}: the Models table's CPU column says "
+                 "which timed each model), and int8's speed over float32 depends on it — XNNPACK's int8 kernels "
+                 "gain most from int8 dot-product instructions (VNNI), so compare int8 speed-ups only between "
+                 "models timed on the same kind")
     total = sum(spent.values())
     if total:
         took = f"{total / 3600:.1f} h" if total >= 3600 else f"{total / 60:.0f} min"
@@ -335,7 +370,8 @@ def small_section(rows: list[dict[str, Any]], results: Results, img: Path) -> li
              f"invokes per file, {s.get('threads', '?')} threads, XNNPACK; the speed-up column is a ratio taken "
              "under the same conditions. Pruning does not shrink a plain .tflite; it shows after compression "
              "(gzip).", "", provenance(rows, results.sessions), "",
-             "### Models", "", models_table(rows, "small"), "", "### Variants", "", variants_table(rows, "small"), ""]
+             "### Models", "", models_table(rows, "small", results.sessions), "",
+             "### Variants", "", variants_table(rows, "small"), ""]
     lines += targets_section(rows)
     plot_accuracy_latency(rows, img / "accuracy_vs_latency.png")
     plot_bars(rows, "size_bytes", "file size, MB (log scale)", "Model file size per variant (small config)",
@@ -451,7 +487,7 @@ def canonical_section(rows: list[dict[str, Any]], results: Results, img: Path) -
              "conversion step of `edgecnn convert` (`edgecnn.convert.convert_saved_model`) and timed like the "
              "small config. The params/MACs columns show the published numbers in brackets.", "",
              provenance(rows, results.sessions), "",
-             "### Models", "", models_table(rows, "canonical"), "", "### Variants", "",
+             "### Models", "", models_table(rows, "canonical", results.sessions), "", "### Variants", "",
              variants_table(rows, "canonical"), ""]
     plot_bars(rows, "latency_ms", "latency per image, ms (median, log scale)",
               "Latency per variant at the paper's input size (random weights)", img / "canonical_latency.png")
