@@ -309,13 +309,13 @@ def _plan(inputs: PlanInputs, workdir: Path, *, max_drop: float, edgetpu: bool, 
     if not full.within_budget:
         accuracy_set = _greedy_accuracy(harmful, [], measure, max_accuracy_steps, "most harmful", log)
     if slower:
-        speed = measure(Candidate(f"int8, {len(slower)} layers slower in int8 kept float", "mixed", slower,
+        speed = measure(Candidate(f"int8, {_count_layers(len(slower))} slower in int8 kept float", "mixed", slower,
                                   "layers the op profiler measured slower in int8 than in float32"))
         if not speed.within_budget:
             _greedy_accuracy([h for h in harmful if h not in slower], slower, measure, max_accuracy_steps,
                              "slower + most harmful", log)
         elif accuracy_set:
-            measure(Candidate(f"int8, slower + {len(accuracy_set)} harmful layers kept float", "mixed",
+            measure(Candidate(f"int8, slower + {_count_layers(len(accuracy_set), 'harmful ')} kept float", "mixed",
                               sorted(set(slower) | set(accuracy_set)), "both sets"))
 
     timing = _time_candidates(candidates, threads, log)
@@ -368,6 +368,10 @@ def _qat_target(candidates: list[Candidate], edgetpu: bool) -> Candidate | None:
     if edgetpu:
         return quantised[0] if quantised else None
     return min(faster, key=lambda c: c.latency_ms) if faster else None  # type: ignore[arg-type,return-value]
+
+
+def _count_layers(n: int, kind: str = "") -> str:
+    return f"{n} {kind}layer" + ("" if n == 1 else "s")
 
 
 def _greedy_accuracy(ranked: list[str], base: list[str], measure: Callable[[Candidate], Candidate], steps: int,
