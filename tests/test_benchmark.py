@@ -391,3 +391,23 @@ def test_each_model_names_the_kind_of_cpu_that_timed_it():
     assert "| 2026-12-01 10:00 | AVX2 | 0.5 |" in next(l for l in table.splitlines() if l.startswith("| vgg11"))
     assert "more than one kind of CPU (AVX-512 VNNI, AVX2" in provenance(rows, sessions)
     assert "kind of CPU" not in provenance(rows[1:], sessions)
+
+
+def test_a_plan_slower_than_float32_says_whether_that_is_timing_noise():
+    """Timing noise is read off the table itself: float16-weight files run float32's kernels, so their distance
+    from float32 is noise. Here |1 − 1.0/1.02| = 1.96 % and |1 − 1.0/0.99| = 1.01 %: median 1.49 % (by hand).
+    A plan at 1.0/1.01 = 0.990× float32 (0.99 % slower) is within it; one at 0.80× is not."""
+    from edgecnn.benchmark.report import targets_section, timing_noise
+
+    plan = {"plan_precision": "float16", "plan_float_layers": [], "plan_val_drop_points": 0.0}
+    rows = [_row("lenet5", "float32", latency=1.0), _row("lenet5", "float16", latency=1.02),
+            _row("lenet5", "planned", latency=1.01, **plan),
+            _row("vgg11", "float32", latency=1.0), _row("vgg11", "float16", latency=0.99),
+            _row("vgg11", "planned", latency=1.25, **plan)]
+    assert timing_noise(rows) == pytest.approx((1 - 1 / 1.02 + 1 / 0.99 - 1) / 2)
+    lines = targets_section(rows)
+    assert "plan ✗ (0.99× float32, within timing noise)" in next(l for l in lines if l.startswith("| lenet5"))
+    vgg = next(l for l in lines if l.startswith("| vgg11"))
+    assert "plan ✗ (0.80× float32)" in vgg and "timing noise" not in vgg
+    assert "no more than 1.5 % is marked within timing noise" in " ".join(lines)
+    assert timing_noise(rows[2:3]) is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -402,6 +403,24 @@ def _verdict(name: str, ok: bool, over: float, sigma: float | None) -> str:
     return f"{name} ✗ by {over:.2f} pt, σ {sigma:.2f}{within}"
 
 
+def timing_noise(rows: list[dict[str, Any]]) -> float | None:
+    """How far apart this table typically times files that run the same kernels: float16-weight files are expanded
+    to float32 when loaded, so |1 − float32 / float16| per model is timing noise alone; its median over the
+    models (the largest would let one noisy model excuse every other)."""
+    spreads = []
+    for group in _by_model(rows).values():
+        by = {r["variant"]: r for r in group}
+        f32, f16 = by.get("float32", {}).get("latency_ms"), by.get("float16", {}).get("latency_ms")
+        if f32 and f16:
+            spreads.append(abs(1.0 - f32 / f16))
+    return statistics.median(spreads) if spreads else None
+
+
+def _speed_verdict(speed: float, noise: float | None) -> str:
+    within = ", within timing noise" if noise is not None and 1.0 - speed <= noise else ""
+    return f"plan ✗ ({speed:.2f}× float32{within})"
+
+
 def _pruned_on_labels(row: dict[str, Any] | None) -> bool:
     """A pruned row fine-tuned on the labels alone: measured before pruning distilled by default (rows without
     a ``finetune`` record), or with ``--distill 0``."""
@@ -420,6 +439,11 @@ def _labels_only_legend(rows: list[dict[str, Any]]) -> list[str]:
 def targets_section(rows: list[dict[str, Any]]) -> list[str]:
     """Issue-level targets per model: the precision plan (within 0.5 points of float32 on the test images and no
     slower), 50 %-pruned int8 within 1.5 points, QAT at least as good as post-training int8."""
+    noise = timing_noise(rows)
+    noise_text = ("" if noise is None else
+                  f" A plan slower than float32 by no more than {100 * noise:.1f} % is marked within timing noise: "
+                  "float16-weight files run the same float32 kernels, and this table times them that far from "
+                  "float32 (median over the models).")
     lines = ["### Accuracy and speed targets", "",
              "Points are top-1 differences to the model's float32 file on the test images; speed is the "
              "benchmark's own interleaved timing (× float32). The plan (`edgecnn convert --int8 --max-drop 0.5`) "
@@ -427,7 +451,7 @@ def targets_section(rows: list[dict[str, Any]]) -> list[str]:
              "with σ, the standard error of that difference on these test images from how often the two files "
              "disagree (paired, as in McNemar's test): a miss under 2σ is within what another draw of test images "
              "could move either way. The 50 %-pruned file gets no σ: its agreement was measured against the pruned "
-             "model's own float32, not this float32 file.", "",
+             "model's own float32, not this float32 file." + noise_text, "",
              *_labels_only_legend(rows),
              "| model | float32 | plan wrote | float layers | plan: val drop → test drop | plan × float32 speed "
              "| int8 (PTQ) | QAT int8 | 50 %-pruned int8 | targets met |",
@@ -453,7 +477,7 @@ def targets_section(rows: list[dict[str, Any]]) -> list[str]:
         met = []
         if plan_speed is not None and drop("planned") is not None:
             if plan_speed < 1.0:
-                met.append(f"plan ✗ ({plan_speed:.2f}× float32)")
+                met.append(_speed_verdict(plan_speed, noise))
             else:
                 met.append(_verdict("plan", drop("planned") <= 0.5, drop("planned") - 0.5,
                                     paired_sigma_points(by["planned"])))
