@@ -577,6 +577,23 @@ def cpu_flags(names: Sequence[str] = NOTABLE_CPU_FLAGS) -> dict[str, bool]:
     return {name: name in flags for name in names}
 
 
+# The instructions that decide whether XNNPACK's int8 kernels beat its float32 ones, strongest first.
+INT8_DOT_PRODUCT = {"avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI", "asimddp": "Arm dot product",
+                    "i8mm": "Arm i8mm"}
+
+
+def cpu_class(flags: dict[str, bool] | None) -> str:
+    """What a CPU offers int8 kernels, in two words: its dot-product instructions, or its widest SIMD."""
+    flags = flags or {}
+    for flag, name in INT8_DOT_PRODUCT.items():
+        if flags.get(flag):
+            return name
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "Arm NEON"), ("sse4_1", "SSE4.1")):
+        if flags.get(flag):
+            return name
+    return "–"
+
+
 def _cpu_model() -> str:
     try:
         text = Path("/proc/cpuinfo").read_text(errors="replace")

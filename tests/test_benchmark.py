@@ -376,7 +376,8 @@ def test_pruned_rows_fine_tuned_on_labels_are_marked():
 def test_each_model_names_the_kind_of_cpu_that_timed_it():
     """int8 beats float32 in XNNPACK mostly where the CPU has int8 dot products (VNNI); rows timed on two hosts
     must say which host timed which model, and the section must warn when they differ."""
-    from edgecnn.benchmark.report import cpu_class, models_table, provenance
+    from edgecnn.benchmark.report import models_table, provenance
+    from edgecnn.profile import cpu_class
 
     vnni = {"environment": {"cpu_flags": {"avx2": True, "avx512f": True, "avx512_vnni": True}}}
     avx2 = {"environment": {"cpu_flags": {"sse4_1": True, "avx2": True, "avx512f": False, "avx512_vnni": False}}}

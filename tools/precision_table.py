@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from edgecnn.benchmark.report import cpu_class
+from edgecnn.profile import cpu_class
 from edgecnn.report import fmt_bytes
 
 ROOT = Path(__file__).resolve().parents[1]

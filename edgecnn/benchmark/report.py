@@ -18,6 +18,7 @@ from typing import Any
 from edgecnn.benchmark.results import Results
 from edgecnn.benchmark.variants import VARIANTS
 from edgecnn.plots import save_png
+from edgecnn.profile import cpu_class
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 
@@ -64,23 +65,6 @@ def _by_model(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 # ---- tables -----------------------------------------------------------------------------------------------
-
-# The instructions that decide whether XNNPACK's int8 kernels beat its float32 ones, strongest first.
-INT8_DOT_PRODUCT = {"avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI", "asimddp": "Arm dot product",
-                    "i8mm": "Arm i8mm"}
-
-
-def cpu_class(flags: dict[str, bool] | None) -> str:
-    """What a CPU offers int8 kernels, in two words: its dot-product instructions, or its widest SIMD."""
-    flags = flags or {}
-    for flag, name in INT8_DOT_PRODUCT.items():
-        if flags.get(flag):
-            return name
-    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "Arm NEON"), ("sse4_1", "SSE4.1")):
-        if flags.get(flag):
-            return name
-    return "–"
-
 
 def _session_cpu(sessions: dict[str, dict[str, Any]], row: dict[str, Any]) -> str:
     return cpu_class(((sessions.get(row.get("session")) or {}).get("environment") or {}).get("cpu_flags"))
