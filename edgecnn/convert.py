@@ -454,6 +454,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             limit: int | None = None, eval_limit: int | None = None, batch_size: int = 64,
             scale: float | None = None, offset: float | None = None, resize: str | None = None,
             seed: int = 0, max_drop: float | None = None, explain: bool = False, distill: float | None = None,
+            prune_recover: float | None = None, prune_max_epochs: int | None = None,
             log: Log | None = None, trust_model: bool = False) -> ConvertReport:
     """Optimise and convert ``source`` into TFLite ``variants``; write outputs; return the report.
 
@@ -471,8 +472,12 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     model's own predictions instead of the labels (knowledge distillation, :func:`edgecnn.optimize.prune`).
     ``None``: each fine-tune's measured default, :data:`edgecnn.optimize.PRUNE_DISTILL` for pruning, labels
     only for QAT (docs/RECIPES.md).
+    ``prune_recover`` / ``prune_max_epochs``: after ``epochs``, pruning fine-tunes on while the pruned model is
+    more than ``prune_recover`` points below the dense one on validation, up to ``prune_max_epochs`` in all
+    (``None``: :data:`edgecnn.optimize.PRUNE_RECOVER_POINTS` and ``PRUNE_MAX_EPOCHS``).
     """
-    from edgecnn.optimize import KEEP_RULES, PRUNE_DISTILL, check_distill, check_sparsity, parse_pattern
+    from edgecnn.optimize import (KEEP_RULES, PRUNE_DISTILL, PRUNE_MAX_EPOCHS, PRUNE_RECOVER_POINTS, check_distill,
+                                  check_sparsity, parse_pattern)
 
     log = log or (lambda message: print(message, file=sys.stderr))
     wanted = expand_variants(variants)
@@ -493,6 +498,12 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         raise UsageError(f"--calibration-samples must be at least 1, got {calibration_samples}")
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    prune_recover = PRUNE_RECOVER_POINTS if prune_recover is None else float(prune_recover)
+    if not 0.0 <= prune_recover <= 100.0:
+        raise UsageError(f"--prune-recover is in points of top-1 accuracy (0–100), got {prune_recover}")
+    prune_max_epochs = max(epochs, PRUNE_MAX_EPOCHS) if prune_max_epochs is None else int(prune_max_epochs)
+    if prune_max_epochs < epochs:
+        raise UsageError(f"--prune-max-epochs ({prune_max_epochs}) is fewer than --epochs ({epochs})")
     integer_wanted = [v for v in wanted if v in INTEGER_VARIANTS]
     if max_drop is not None:
         if not 0.0 <= float(max_drop) <= 100.0:
@@ -575,7 +586,8 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
                                       keep=prune_keep if pattern is None else "none",
                                       qat=qat and max_drop is None, epochs=epochs, batch_size=batch_size, seed=seed,
                                       prune_distill=prune_distill, qat_distill=qat_distill, log=log, notes=notes,
-                                      optimisations=optimisations)
+                                      optimisations=optimisations, prune_recover=prune_recover,
+                                      prune_max_epochs=prune_max_epochs)
     plan_result = explanation = None
 
     with tempfile.TemporaryDirectory(prefix="edgecnn-convert-") as tmp:
@@ -742,7 +754,7 @@ def _fmt(value: float | None) -> str:
 
 
 def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, batch_size, seed, log, notes,
-              optimisations, prune_distill=0.0, qat_distill=0.0):
+              optimisations, prune_distill=0.0, qat_distill=0.0, prune_recover=None, prune_max_epochs=None):
     """(model for float/fp16/dynamic variants, QAT model for integer variants or None)."""
     if sparsity is None and not qat:
         return model, None
@@ -761,8 +773,16 @@ def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, bat
             notes.append(f"pruning kept {len(dense)} layers dense ({keep}: {share:.1%} of the prunable weights: "
                          f"{', '.join(dense[:6])}{', …' if len(dense) > 6 else ''}); the others pruned to "
                          f"{each:.1%} so that the total is {sparsity:.0%}")
+        finetune: dict[str, Any] = {}
         base = optimize.prune(model, sparsity, data=data, pattern=pattern, epochs=epochs, batch_size=batch_size,
-                              keep=dense, seed=seed, distill=prune_distill, custom_objects=custom, log=log)
+                              keep=dense, seed=seed, distill=prune_distill, custom_objects=custom, log=log,
+                              recover_points=prune_recover, max_epochs=prune_max_epochs or epochs, record=finetune)
+        optimisations["prune_finetune"] = finetune
+        if finetune["epochs_run"] > epochs:
+            last = finetune["epochs"][-1]
+            notes.append(f"pruning fine-tuned {finetune['epochs_run']} epochs, not {epochs}: after {epochs} the pruned "
+                         f"model was more than {prune_recover:g} points below the dense one on validation "
+                         f"(after the last: {last['val_drop_points']:+.2f})")
     qat_model = None
     if qat:
         qat_model = optimize.quantize_aware(base, data=data, epochs=epochs, batch_size=batch_size, seed=seed,

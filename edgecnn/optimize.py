@@ -105,11 +105,12 @@ def _check_choice(value: str, choices: dict[str, Any] | Sequence[str], what: str
 def _fit(model, data: FineTuneData, *, epochs: int, batch_size: int, learning_rate: float, seed: int,
          callbacks: Sequence[Any] = (), verbose: int = 0, from_logits: bool = False,
          lr_schedule: str = "constant", teacher: np.ndarray | None = None,
-         distill: float = 0.0) -> dict[str, float]:
+         distill: float = 0.0, max_epochs: int | None = None) -> dict[str, float]:
     """Compile and fit for fine-tuning (``from_logits`` False for models ending in softmax, like the zoo's).
 
     With ``teacher`` (class probabilities per training image, :func:`teacher_probabilities`) the targets are
-    ``distill`` × teacher + (1 − ``distill``) × one-hot label.
+    ``distill`` × teacher + (1 − ``distill``) × one-hot label. The learning-rate schedule spans ``epochs``;
+    ``max_epochs`` lets a callback that sets ``stop_training`` carry on past them.
     """
     from edgecnn._tf import keras
 
@@ -128,7 +129,8 @@ def _fit(model, data: FineTuneData, *, epochs: int, batch_size: int, learning_ra
         kwargs["validation_data"] = data.tf_dataset(batch_size, shuffle=False, validation=True, targets=val_targets)
     train = data.tf_dataset(batch_size, seed=seed, targets=targets)
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
-    history = model.fit(train, epochs=epochs, callbacks=list(callbacks), verbose=verbose, **kwargs)
+    history = model.fit(train, epochs=max(epochs, max_epochs or 0), callbacks=list(callbacks), verbose=verbose,
+                        **kwargs)
     return {k: float(v[-1]) for k, v in history.history.items()}
 
 
@@ -142,6 +144,14 @@ def _one_hot(labels: np.ndarray, classes: int) -> np.ndarray:
 # Labels alone ask the pruned model to be right where the dense one was wrong too; the dense model's
 # probabilities ask it to stay the model it was, which is what a short fine-tune after pruning is for.
 PRUNE_DISTILL = 1.0
+
+# After the planned fine-tune, pruning goes on one epoch at a time at its final sparsity while the pruned model
+# is more than PRUNE_RECOVER_POINTS of top-1 below the dense one on the validation images, PRUNE_MAX_EPOCHS in
+# all. 1.0 is issue 11's 1.5 points for pruned int8 less the 0.5 that int8 may cost on top (the precision
+# plan's budget). One epoch was enough for 15 of the 16 benchmark families, not for ResNet-50
+# (docs/pruning/recovery.md): a deeper network needs longer to recover, and the validation split says when.
+PRUNE_RECOVER_POINTS = 1.0
+PRUNE_MAX_EPOCHS = 3
 
 
 def check_distill(distill: float) -> float:
@@ -352,7 +362,8 @@ def wrap_for_pruning(model, sparsity: float, *, pattern: tuple[int, int] | None 
 def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = None, pattern: str | None = None,
           epochs: int = 1, batch_size: int = 64, learning_rate: float = 3e-4, lr_schedule: str = "constant",
           schedule: str = "auto", keep: str | Sequence[str] = (), seed: int = 0, distill: float = PRUNE_DISTILL,
-          custom_objects: dict[str, Any] | None = None, verbose: int = 0,
+          recover_points: float | None = PRUNE_RECOVER_POINTS, max_epochs: int = PRUNE_MAX_EPOCHS,
+          record: dict[str, Any] | None = None, custom_objects: dict[str, Any] | None = None, verbose: int = 0,
           log: Callable[[str], None] | None = None):
     """Magnitude-prune ``model`` to ``sparsity`` with fine-tuning on ``data``; returns a stripped Keras model.
 
@@ -363,6 +374,12 @@ def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = No
     prunable weights as a whole still reach ``sparsity``. ``distill`` is the share of each fine-tuning target
     taken from the dense model's own predictions instead of the label (knowledge distillation; Hinton et al.
     2015, arXiv:1503.02531); by default all of it (:data:`PRUNE_DISTILL`), 0 fine-tunes on the labels alone.
+
+    The sparsity and learning-rate schedules span ``epochs``. After them, while the pruned model is more than
+    ``recover_points`` of top-1 below the dense one on the validation images, fine-tuning goes on at the final
+    sparsity, up to ``max_epochs`` in all (``recover_points=None`` or ``max_epochs <= epochs``: exactly
+    ``epochs``). It needs validation images and a constant learning rate (a cosine one has decayed to zero).
+    ``record``, if given, receives the dense validation top-1 and each epoch's (what the convert report keeps).
     """
     sparsity = check_sparsity(sparsity)
     distill = check_distill(distill)
@@ -370,7 +387,14 @@ def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = No
     data = _as_finetune_data(data, spec)
     teacher = teacher_probabilities(model, data) if distill > 0 else None
     sp = _tfmot().sparsity.keras
-    total = steps_per_epoch(len(data.x), batch_size) * max(1, epochs)
+    epochs = max(1, epochs)
+    most = max(epochs, int(max_epochs))
+    has_val = data.x_val is not None and len(data.x_val) > 0
+    recovering = recover_points is not None and most > epochs and has_val and lr_schedule == "constant"
+    if recover_points is not None and most > epochs and not recovering and log:
+        why = "no validation images" if not has_val else f"a {lr_schedule} learning rate"
+        log(f"pruning: no recovery epochs ({why}); fine-tuning exactly {epochs} epoch(s)")
+    total = steps_per_epoch(len(data.x), batch_size) * epochs
     kept = tuple(layers_to_keep(model, keep))
     per_layer = compensated_sparsity(sparsity, prunable_sizes(model), kept) if kept and not m_by_n else sparsity
     wrapped, how = wrap_for_pruning(model, per_layer, pattern=m_by_n, total_steps=total, schedule=schedule,
@@ -378,11 +402,55 @@ def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = No
     if log:
         what = f"{pattern} pattern" if m_by_n else f"{sparsity:.0%} sparsity"
         teach = f", distilling from the dense model ({distill:.0%} of the targets)" if distill > 0 else ""
-        log(f"pruning ({how}) to {what}, fine-tuning {epochs} epoch(s) on {len(data.x)} images{teach}")
-    _fit(wrapped, data, epochs=max(1, epochs), batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-         callbacks=[sp.UpdatePruningStep()], verbose=verbose, from_logits=_ends_in_logits(model),
-         lr_schedule=lr_schedule, teacher=teacher, distill=distill)
+        more = f" (up to {most} while over {recover_points:g} points below it on validation)" if recovering else ""
+        log(f"pruning ({how}) to {what}, fine-tuning {epochs} epoch(s){more} on {len(data.x)} images{teach}")
+    callbacks: list[Any] = [sp.UpdatePruningStep()]
+    progress: list[dict[str, Any]] = []
+    dense_accuracy = None
+    if recovering:
+        dense_accuracy = validation_accuracy(model, data)
+        callbacks.append(_recovery_check(data, dense_accuracy, recover_points=float(recover_points),
+                                         min_epochs=epochs, epochs=progress, log=log))
+    _fit(wrapped, data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
+         callbacks=callbacks, verbose=verbose, from_logits=_ends_in_logits(model),
+         lr_schedule=lr_schedule, teacher=teacher, distill=distill, max_epochs=most if recovering else None)
+    if record is not None:
+        record.update({"epochs_planned": epochs, "epochs_run": len(progress) if recovering else epochs,
+                       "recover_points": float(recover_points) if recovering else None,
+                       "max_epochs": most if recovering else epochs,
+                       "dense_val_accuracy": None if dense_accuracy is None else round(dense_accuracy, 5),
+                       "epochs": progress})
     return sp.strip_pruning(wrapped)
+
+
+def validation_accuracy(model, data: FineTuneData, batch_size: int = 256) -> float:
+    """Top-1 of ``model`` (Keras, inference mode) on the validation images of ``data``."""
+    scores = model.predict(data.tf_dataset(batch_size, shuffle=False, validation=True), verbose=0)
+    return float(np.mean(np.argmax(scores, axis=-1) == np.asarray(data.y_val)))
+
+
+def _recovery_check(data: FineTuneData, dense_accuracy: float, *, recover_points: float, min_epochs: int,
+                    epochs: list[dict[str, Any]], log: Callable[[str], None] | None):
+    """A Keras callback: after each epoch, top-1 of the pruned model on validation; stops the fit once the
+    planned epochs are done and the drop against the dense model is within ``recover_points``. It must come
+    after tfmot's UpdatePruningStep, whose epoch end re-applies the masks, so it scores the model that
+    stripping will return."""
+    from edgecnn._tf import keras
+
+    class StopWhenRecovered(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            accuracy = validation_accuracy(self.model, data)
+            drop = (dense_accuracy - accuracy) * 100.0
+            epochs.append({"epoch": epoch + 1, "val_accuracy": round(accuracy, 5), "val_drop_points": round(drop, 3)})
+            recovered = drop <= recover_points
+            if epoch + 1 >= min_epochs and recovered:
+                self.model.stop_training = True
+            if log:
+                verdict = "within" if recovered else "over"
+                log(f"pruning epoch {epoch + 1}: validation top-1 {accuracy:.2%}, {drop:+.2f} points below the "
+                    f"dense model ({verdict} the {recover_points:g}-point recovery budget)")
+
+    return StopWhenRecovered()
 
 
 def weight_sparsity(model) -> dict[str, float]:

@@ -204,7 +204,11 @@ def test_quick_benchmark_end_to_end_then_resume_retime_and_recommend(cli, tmp_pa
     assert rows["int8"]["size_bytes"] < 0.5 * rows["float32"]["size_bytes"]
     assert rows["pruned_int8"]["gzip_bytes"] < rows["int8"]["gzip_bytes"]  # half the weights are zero
     # the row keeps how its fine-tune was taught: pruning distils from the dense model unless told otherwise
-    assert rows["pruned_int8"]["finetune"] == {"prune_distill": 1.0} and "finetune" not in rows["int8"]
+    finetune = rows["pruned_int8"]["finetune"]
+    assert finetune["prune_distill"] == 1.0 and "finetune" not in rows["int8"]
+    # one epoch planned, then on while more than 1 point below the dense model on validation, 3 at most
+    assert 1 <= finetune["prune_epochs"] <= 3 and len(finetune["prune_val_drops"]) == finetune["prune_epochs"]
+    assert finetune["prune_val_drops"][-1] <= 1.0 or finetune["prune_epochs"] == 3
     assert rows["pruned_int8"]["reproduce"] == [
         "edgecnn train lenet5 --epochs 2 --limit 1000 -o runs/lenet5-bench",
         "edgecnn convert runs/lenet5-bench --int8 --prune 0.5 -o lenet5_pruned_int8.tflite"]
@@ -412,3 +416,23 @@ def test_a_plan_slower_than_float32_says_whether_that_is_timing_noise():
     assert "plan ✗ (0.80× float32)" in vgg and "timing noise" not in vgg
     assert "no more than 1.5 % is marked within timing noise" in " ".join(lines)
     assert timing_noise(rows[2:3]) is None
+
+
+def test_pruned_rows_say_when_pruning_took_recovery_epochs():
+    """A pruned row that fine-tuned past its planned epoch says how many it took; rows from before recovery
+    epochs existed (no ``prune_epochs`` in their record) bring a legend that says they had exactly one."""
+    from edgecnn.benchmark.report import targets_section
+
+    rows = [_row("resnet50", "float32", accuracy=0.8575),
+            _row("resnet50", "pruned_int8", accuracy=0.8569, finetune={"prune_distill": 1.0, "prune_epochs": 2}),
+            _row("vgg11", "float32", accuracy=0.8),
+            _row("vgg11", "pruned_int8", accuracy=0.8, finetune={"prune_distill": 1.0, "prune_epochs": 1}),
+            _row("lenet5", "float32", accuracy=0.75),
+            _row("lenet5", "pruned_int8", accuracy=0.74, finetune={"prune_distill": 1.0})]
+    lines = targets_section(rows)
+    assert "| -0.1 (2 epochs) |" in next(l for l in lines if l.startswith("| resnet50"))
+    assert "| +0.0 |" in next(l for l in lines if l.startswith("| vgg11"))
+    assert "| -1.0 |" in next(l for l in lines if l.startswith("| lenet5"))
+    legend = "Pruned rows without an epoch count were measured before those recovery epochs existed"
+    assert any(legend in line for line in lines)
+    assert not any(legend in line for line in targets_section(rows[:4]))

@@ -386,6 +386,14 @@ def test_run_dir_prune_then_prune_preserving_qat_shows_zeros_in_file(user_model,
     assert report["optimisations"]["distill"] == 0.5
     assert report["optimisations"]["prune_distill"] == 0.5 and report["optimisations"]["qat_distill"] == 0.5
     assert "distilling from the dense model (50% of the targets)" in proc.stderr
+    # Recovery epochs: after the 2 planned, on while over 1 point below the dense model on validation, 3 at most.
+    finetune = report["optimisations"]["prune_finetune"]
+    assert finetune["epochs_planned"] == 2 and finetune["max_epochs"] == 3 and finetune["recover_points"] == 1.0
+    assert [e["epoch"] for e in finetune["epochs"]] == list(range(1, finetune["epochs_run"] + 1))
+    assert 2 <= finetune["epochs_run"] <= 3
+    drops = [e["val_drop_points"] for e in finetune["epochs"]]
+    assert drops[-1] <= 1.0 or finetune["epochs_run"] == 3  # stopped when recovered, or at the cap
+    assert all(d > 1.0 for d in drops[1:-1])  # an epoch at or past the plan within budget would have stopped it
     model = read_tflite(tflite.read_bytes())
     assert not model.float_tensors()
     # Pruning shows up as zeros in the stored int8 weights of the pruned layers (conv and dense).
@@ -420,6 +428,9 @@ def test_bad_sparsity_is_a_usage_error(tmp_path, cli):
         _one_line_error(cli("convert", "simple_cnn", "--prune", "0.5", "--distill", value), 2, "[0, 1]")
     # without a fine-tune there is nothing to distil into: said, not silently ignored
     _one_line_error(cli("convert", "simple_cnn", "--distill", "0.5"), 2, "--distill needs --prune or --qat")
+    _one_line_error(cli("convert", "simple_cnn", "--prune", "0.5", "--prune-recover", "-1"), 2, "--prune-recover")
+    _one_line_error(cli("convert", "simple_cnn", "--prune", "0.5", "--epochs", "3", "--prune-max-epochs", "2"), 2,
+                    "fewer than --epochs")
 
 
 def test_sparse_encoding_is_tried_only_where_it_can_shrink_the_file():

@@ -104,6 +104,55 @@ def test_prune_reaches_target_sparsity_and_strips(fashion):
         assert 0.45 <= value <= 0.55, (name, value)
 
 
+@pytest.fixture(scope="module")
+def fashion_with_validation():
+    from edgecnn.data import load_dataset
+
+    spec = PreprocessSpec(28, 28, 1)
+    ds = load_dataset("fashion_mnist", spec, seed=0, limit=512)
+    return optimize.FineTuneData(ds.x_train, ds.y_train, spec, ds.x_val, ds.y_val)
+
+
+def _top1(model, images: np.ndarray, labels: np.ndarray, spec) -> float:
+    from edgecnn.preprocess import to_float_input
+
+    scores = model(to_float_input(images, spec), training=False).numpy()
+    return float(np.mean(scores.argmax(axis=1) == labels))
+
+
+@pytest.mark.slow
+def test_pruning_recovers_until_the_validation_budget_holds(fashion_with_validation):
+    """A budget nothing can meet (-100 points: the pruned model 100 points *above* the dense one) runs every epoch
+    up to the cap, and each epoch is scored on the model that stripping returns; a budget everything meets
+    (100 points) stops after the planned epochs; without validation images the plan is all there is."""
+    data = fashion_with_validation
+    spec = data.spec
+    model = _toy_model(with_custom=False)
+    dense = _top1(model, data.x_val, data.y_val, spec)  # before pruning: the clone shares (and changes) its layers
+    record: dict = {}
+    pruned = optimize.prune(model, 0.5, data=data, epochs=1, recover_points=-100.0, max_epochs=3, record=record)
+    assert record["epochs_run"] == 3 and [e["epoch"] for e in record["epochs"]] == [1, 2, 3]
+    assert record["dense_val_accuracy"] == pytest.approx(dense, abs=1e-5)
+    last = record["epochs"][-1]
+    returned = _top1(pruned, data.x_val, data.y_val, spec)
+    assert last["val_accuracy"] == pytest.approx(returned, abs=1.5 / len(data.y_val))  # ≤ 1 image apart
+    assert last["val_drop_points"] == pytest.approx(100 * (dense - last["val_accuracy"]), abs=1e-2)
+    assert all(0.45 <= v <= 0.55 for v in optimize.weight_sparsity(pruned).values())
+
+    record = {}
+    optimize.prune(_toy_model(with_custom=False), 0.5, data=data, epochs=1, recover_points=100.0, max_epochs=3,
+                   record=record)
+    assert record["epochs_run"] == 1 and len(record["epochs"]) == 1
+
+    record = {}
+    no_validation = optimize.FineTuneData(data.x, data.y, spec)
+    messages: list[str] = []
+    optimize.prune(_toy_model(with_custom=False), 0.5, data=no_validation, epochs=1, max_epochs=3, record=record,
+                   log=messages.append)
+    assert record["epochs_run"] == 1 and record["epochs"] == [] and record["recover_points"] is None
+    assert any("no recovery epochs (no validation images)" in m for m in messages)
+
+
 @pytest.mark.slow
 def test_prune_2_of_4_pattern(fashion):
     pruned = optimize.prune(_toy_model(with_custom=False), 0.5, pattern="2:4", data=fashion, epochs=1)

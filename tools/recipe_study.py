@@ -282,8 +282,10 @@ def run_recipe(model_name: str, recipe_name: str, work: Path) -> dict[str, Any]:
                                       **recipe.options)
         files["int8"] = to_tflite(qat, "int8", splits, folder, recipe_name)
     elif recipe.kind == "prune":
+        # Each recipe names its epochs: no recovery epochs on top unless the recipe asks for them.
+        options = {"recover_points": None, **recipe.options}
         pruned = optimize.prune(model, SPARSITY, data=splits.tuning, spec=splits.spec, custom_objects=custom,
-                                **recipe.options)
+                                **options)
         row["sparsity"] = prunable_sparsity(pruned)
         files["float32"] = to_tflite(pruned, "float32", splits, folder, recipe_name)
         files["int8"] = to_tflite(pruned, "int8", splits, folder, recipe_name)

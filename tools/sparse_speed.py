@@ -224,7 +224,7 @@ def accuracy_study(size: int, sparsities: list[float], epochs: int, limit: int, 
     for sparsity in sparsities:
         model.set_weights(weights)
         # As many fine-tuning epochs as training ones: one epoch at 75–90 % sparsity loses most of the accuracy.
-        pruned = prune(model, sparsity, data=data, spec=spec, epochs=epochs, learning_rate=1e-3)
+        pruned = prune(model, sparsity, data=data, spec=spec, epochs=epochs, learning_rate=1e-3, recover_points=None)
         dense, sparse = convert(pruned, False), convert(pruned, True)
         ms, _ = interleaved({"base": base_bytes, "dense": dense, "sparse": sparse}, threads, runs, seconds)
         acc = {name: evaluate_tflite(blob, data.x_test, data.y_test, spec, num_threads=threads)["accuracy"]

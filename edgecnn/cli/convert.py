@@ -26,6 +26,11 @@ def _variant_options(func):
 @click.option("--prune-keep", type=click.Choice(["smallest", "first", "none"]), default="smallest", show_default=True,
               help="layers unstructured pruning leaves dense: the smallest (≤ 5%% of the weights, most sensitive), "
                    "the first, or none")
+@click.option("--prune-recover", type=float, default=None, metavar="PTS",
+              help="after --epochs, pruning fine-tunes on while the pruned model is more than PTS points of top-1 "
+                   "below the dense one on the validation split [default: 1.0]")
+@click.option("--prune-max-epochs", type=int, default=None, metavar="N",
+              help="at most N fine-tuning epochs for --prune in all; N = --epochs turns recovery off [default: 3]")
 @click.option("--qat", is_flag=True, help="quantisation-aware training (prune-preserving with --prune)")
 @click.option("--distill", type=float, default=None, metavar="W",
               help="--prune/--qat fine-tune towards the unoptimised model's predictions: W of each target is its "
@@ -51,7 +56,8 @@ def _variant_options(func):
 @click.option("--trust-model", is_flag=True, help="load Lambda layers of a user model (they run Python code "
               "stored in the file); refused by default")
 def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dynamic: bool, v_float32: bool,
-                    v_all: bool, prune: float | None, prune_pattern: str | None, prune_keep: str, qat: bool,
+                    v_all: bool, prune: float | None, prune_pattern: str | None, prune_keep: str,
+                    prune_recover: float | None, prune_max_epochs: int | None, qat: bool,
                     distill: float | None, max_drop: float | None,
                     explain: bool, edgetpu: bool,
                     calibration_samples: int, data: str | None, epochs: int, limit: int | None,
@@ -83,9 +89,13 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
     if distill is not None:
         check_distill(distill)  # before TensorFlow is imported
     for flag, value in (("--epochs", epochs), ("--calibration-samples", calibration_samples),
-                        ("--limit", limit), ("--eval-limit", eval_limit)):
+                        ("--limit", limit), ("--eval-limit", eval_limit), ("--prune-max-epochs", prune_max_epochs)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}")
+    if prune_recover is not None and not 0.0 <= prune_recover <= 100.0:
+        raise UsageError(f"--prune-recover is in points of top-1 accuracy (0–100), got {prune_recover}")
+    if prune_max_epochs is not None and prune_max_epochs < epochs:
+        raise UsageError(f"--prune-max-epochs ({prune_max_epochs}) is fewer than --epochs ({epochs})")
 
     from edgecnn.convert import convert  # TensorFlow is imported only from here on
     from edgecnn.report import print_convert_report
@@ -95,6 +105,7 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
                      calibration_samples=calibration_samples, data=data, epochs=epochs, output=output,
                      report=report, limit=limit, eval_limit=eval_limit, scale=scale, offset=offset,
                      max_drop=max_drop, explain=explain, trust_model=trust_model, distill=distill,
+                     prune_recover=prune_recover, prune_max_epochs=prune_max_epochs,
                      log=lambda message: click.echo(message, err=True))
     print_convert_report(result)
     if result.edgetpu and "error" in result.edgetpu:

@@ -1,0 +1,70 @@
+#!/usr/bin/env python
+"""Where would pruning's recovery epochs stop? Epoch-1 validation drop of 50 %-pruned benchmark runs.
+
+    python tools/pruning_recovery_check.py WORK/small/*/run --json docs/pruning/recovery_check.json
+
+For each trained run folder (as `edgecnn benchmark` leaves them under its work folder): top-1 of the dense model
+on the run's validation split, then `edgecnn.optimize.prune` to 50 % with one fine-tuning epoch and the other
+defaults `edgecnn convert RUN --prune 0.5` uses (smallest layers kept dense, distillation), no recovery epochs,
+and top-1 of the stripped pruned model on the same images. `convert --prune` keeps fine-tuning past epoch 1
+exactly when that drop exceeds ``edgecnn.optimize.PRUNE_RECOVER_POINTS``, so a run within it has the same
+pruned file with and without recovery epochs: its benchmark row stands as measured.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgecnn import optimize
+from edgecnn._tf import keras
+from edgecnn.data import load_dataset
+from edgecnn.fileio import write_text
+from edgecnn.preprocess import PreprocessSpec
+from edgecnn.runs import read_config
+
+SPARSITY = 0.5
+
+
+def check_run(run_dir: Path) -> dict:
+    """Dense and epoch-1 pruned top-1 on the run's validation images (the data convert would load)."""
+    t0 = time.perf_counter()
+    config = read_config(run_dir)
+    data_config = config.get("data") or {}
+    spec = PreprocessSpec.load(run_dir / "preprocess.json")
+    dataset = load_dataset(data_config.get("source") or "fashion_mnist", spec, seed=int(data_config.get("seed", 0)),
+                           limit=data_config.get("limit"))
+    with keras.utils.custom_object_scope(optimize.zoo_custom_objects()):
+        model = keras.models.load_model(str(run_dir / "model.keras"), compile=False)
+    data = optimize.FineTuneData.from_dataset(dataset, spec)
+    dense = optimize.validation_accuracy(model, data)
+    pruned = optimize.prune(model, SPARSITY, data=data, epochs=1, keep=optimize.layers_to_keep(model, "smallest"),
+                            seed=0, recover_points=None, custom_objects=optimize.zoo_custom_objects())
+    after = optimize.validation_accuracy(pruned, data)
+    return {"run": str(run_dir), "model": str(config.get("model", run_dir.name)), "val_images": int(len(data.y_val)),
+            "train_images": int(len(data.y)), "dense_val": dense, "pruned_val_epoch1": after,
+            "drop_points": round((dense - after) * 100, 3),
+            "recovers_past_epoch1": (dense - after) * 100 > optimize.PRUNE_RECOVER_POINTS,
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("runs", nargs="+", type=Path, help="trained run folders")
+    parser.add_argument("--json", type=Path, default=None, help="write the records here (a JSON list)")
+    args = parser.parse_args()
+    records = []
+    for run_dir in args.runs:
+        record = check_run(run_dir)
+        print(json.dumps(record), flush=True)
+        records.append(record)
+    if args.json:
+        write_text(args.json, json.dumps({"recover_points": optimize.PRUNE_RECOVER_POINTS, "sparsity": SPARSITY,
+                                          "records": records}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
