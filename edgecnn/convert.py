@@ -779,10 +779,10 @@ def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, bat
                               recover_points=prune_recover, max_epochs=prune_max_epochs or epochs, record=finetune)
         optimisations["prune_finetune"] = finetune
         if finetune["epochs_run"] > epochs:
-            last = finetune["epochs"][-1]
+            kept = next(e for e in finetune["epochs"] if e["epoch"] == finetune["kept_epoch"])
             notes.append(f"pruning fine-tuned {finetune['epochs_run']} epochs, not {epochs}: after {epochs} the pruned "
-                         f"model was more than {prune_recover:g} points below the dense one on validation "
-                         f"(after the last: {last['val_drop_points']:+.2f})")
+                         f"model was more than {prune_recover:g} points below the dense one on validation; kept "
+                         f"epoch {kept['epoch']}, the best on validation ({kept['val_drop_points']:.2f} points below)")
     qat_model = None
     if qat:
         qat_model = optimize.quantize_aware(base, data=data, epochs=epochs, batch_size=batch_size, seed=seed,

@@ -402,7 +402,9 @@ def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = No
     if log:
         what = f"{pattern} pattern" if m_by_n else f"{sparsity:.0%} sparsity"
         teach = f", distilling from the dense model ({distill:.0%} of the targets)" if distill > 0 else ""
-        more = f" (up to {most} while over {recover_points:g} points below it on validation)" if recovering else ""
+        unit = "point" if recover_points == 1 else "points"
+        more = (f" (up to {most} while more than {recover_points:g} {unit} below the dense model on validation)"
+                if recovering else "")
         log(f"pruning ({how}) to {what}, fine-tuning {epochs} epoch(s){more} on {len(data.x)} images{teach}")
     callbacks: list[Any] = [sp.UpdatePruningStep()]
     progress: list[dict[str, Any]] = []
@@ -415,7 +417,9 @@ def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = No
          callbacks=callbacks, verbose=verbose, from_logits=_ends_in_logits(model),
          lr_schedule=lr_schedule, teacher=teacher, distill=distill, max_epochs=most if recovering else None)
     if record is not None:
+        kept = next((e["epoch"] for e in progress if e.get("kept")), None)
         record.update({"epochs_planned": epochs, "epochs_run": len(progress) if recovering else epochs,
+                       "kept_epoch": kept if recovering else epochs,
                        "recover_points": float(recover_points) if recovering else None,
                        "max_epochs": most if recovering else epochs,
                        "dense_val_accuracy": None if dense_accuracy is None else round(dense_accuracy, 5),
@@ -434,21 +438,37 @@ def _recovery_check(data: FineTuneData, dense_accuracy: float, *, recover_points
     """A Keras callback: after each epoch, top-1 of the pruned model on validation; stops the fit once the
     planned epochs are done and the drop against the dense model is within ``recover_points``. It must come
     after tfmot's UpdatePruningStep, whose epoch end re-applies the masks, so it scores the model that
-    stripping will return."""
+    stripping will return. At the end the weights of the best epoch from the planned ones on (all at the final
+    sparsity) are put back: a recovery epoch can also make validation worse (ResNet-50 in
+    docs/pruning/recovery.md went from 1.06 points below dense to 3.06), and then the earlier model is kept."""
     from edgecnn._tf import keras
 
     class StopWhenRecovered(keras.callbacks.Callback):
+        best: tuple[float, int, list] | None = None  # (validation top-1, epoch, weights)
+
         def on_epoch_end(self, epoch, logs=None):
             accuracy = validation_accuracy(self.model, data)
             drop = (dense_accuracy - accuracy) * 100.0
             epochs.append({"epoch": epoch + 1, "val_accuracy": round(accuracy, 5), "val_drop_points": round(drop, 3)})
             recovered = drop <= recover_points
+            if epoch + 1 >= min_epochs and (self.best is None or accuracy > self.best[0]):
+                self.best = (accuracy, epoch + 1, self.model.get_weights())
             if epoch + 1 >= min_epochs and recovered:
                 self.model.stop_training = True
             if log:
                 verdict = "within" if recovered else "over"
-                log(f"pruning epoch {epoch + 1}: validation top-1 {accuracy:.2%}, {drop:+.2f} points below the "
+                log(f"pruning epoch {epoch + 1}: validation top-1 {accuracy:.2%}, {drop:.2f} points below the "
                     f"dense model ({verdict} the {recover_points:g}-point recovery budget)")
+
+        def on_train_end(self, logs=None):
+            if self.best is None:
+                return
+            for record in epochs:
+                record["kept"] = record["epoch"] == self.best[1]
+            if self.best[1] != len(epochs):
+                self.model.set_weights(self.best[2])
+                if log:
+                    log(f"pruning: keeping epoch {self.best[1]}, the best on validation ({self.best[0]:.2%})")
 
     return StopWhenRecovered()
 

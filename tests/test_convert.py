@@ -394,6 +394,9 @@ def test_run_dir_prune_then_prune_preserving_qat_shows_zeros_in_file(user_model,
     drops = [e["val_drop_points"] for e in finetune["epochs"]]
     assert drops[-1] <= 1.0 or finetune["epochs_run"] == 3  # stopped when recovered, or at the cap
     assert all(d > 1.0 for d in drops[1:-1])  # an epoch at or past the plan within budget would have stopped it
+    # the file is made from the best epoch on validation among those at full sparsity (from the planned 2nd on)
+    best = min(drops[1:])
+    assert drops[finetune["kept_epoch"] - 1] == best and finetune["kept_epoch"] >= 2
     model = read_tflite(tflite.read_bytes())
     assert not model.float_tensors()
     # Pruning shows up as zeros in the stored int8 weights of the pruned layers (conv and dense).

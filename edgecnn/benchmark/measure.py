@@ -179,7 +179,7 @@ def _small(job: dict[str, Any], settings: Settings, folder: Path,
             taught = {k: report.optimisations[k] for k in ("prune_distill", "qat_distill") if k in report.optimisations}
             finetune = report.optimisations.get("prune_finetune") or {}
             if finetune:  # how many epochs pruning took to recover on validation (optimize.PRUNE_RECOVER_POINTS)
-                taught.update({"prune_epochs": finetune.get("epochs_run"),
+                taught.update({"prune_epochs": finetune.get("epochs_run"), "prune_kept_epoch": finetune.get("kept_epoch"),
                                "prune_val_drops": [e["val_drop_points"] for e in finetune.get("epochs", [])]})
             if taught:
                 made[name]["finetune"] = taught

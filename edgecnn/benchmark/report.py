@@ -435,8 +435,8 @@ def _one_epoch_legend(rows: list[dict[str, Any]]) -> list[str]:
         return []
     return ["Pruning fine-tunes one epoch, then on while the pruned model is more than 1 point below the dense one on "
             "validation (3 epochs at most). Pruned rows without an epoch count were measured before those recovery "
-            "epochs existed, with exactly one; docs/pruning/recovery.md checks that each of them was within that "
-            "point on validation after its first epoch, where the default stops too.", ""]
+            "epochs existed, with exactly one (what `--prune-max-epochs 1` does); docs/pruning/recovery.md lists, "
+            "per model, whether the default stops after that epoch too.", ""]
 
 
 def targets_section(rows: list[dict[str, Any]]) -> list[str]:
