@@ -476,8 +476,8 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     more than ``prune_recover`` points below the dense one on validation, up to ``prune_max_epochs`` in all
     (``None``: :data:`edgecnn.optimize.PRUNE_RECOVER_POINTS` and ``PRUNE_MAX_EPOCHS``).
     """
-    from edgecnn.optimize import (KEEP_RULES, PRUNE_DISTILL, PRUNE_MAX_EPOCHS, PRUNE_RECOVER_POINTS, check_distill,
-                                  check_sparsity, parse_pattern)
+    from edgecnn.optimize import (KEEP_RULES, PRUNE_DISTILL, check_distill, check_prune_recovery, check_sparsity,
+                                  parse_pattern)
 
     log = log or (lambda message: print(message, file=sys.stderr))
     wanted = expand_variants(variants)
@@ -498,12 +498,7 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         raise UsageError(f"--calibration-samples must be at least 1, got {calibration_samples}")
     if epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
-    prune_recover = PRUNE_RECOVER_POINTS if prune_recover is None else float(prune_recover)
-    if not 0.0 <= prune_recover <= 100.0:
-        raise UsageError(f"--prune-recover is in points of top-1 accuracy (0–100), got {prune_recover}")
-    prune_max_epochs = max(epochs, PRUNE_MAX_EPOCHS) if prune_max_epochs is None else int(prune_max_epochs)
-    if prune_max_epochs < epochs:
-        raise UsageError(f"--prune-max-epochs ({prune_max_epochs}) is fewer than --epochs ({epochs})")
+    prune_recover, prune_max_epochs = check_prune_recovery(prune_recover, prune_max_epochs, epochs)
     integer_wanted = [v for v in wanted if v in INTEGER_VARIANTS]
     if max_drop is not None:
         if not 0.0 <= float(max_drop) <= 100.0:
@@ -776,7 +771,7 @@ def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, bat
         finetune: dict[str, Any] = {}
         base = optimize.prune(model, sparsity, data=data, pattern=pattern, epochs=epochs, batch_size=batch_size,
                               keep=dense, seed=seed, distill=prune_distill, custom_objects=custom, log=log,
-                              recover_points=prune_recover, max_epochs=prune_max_epochs or epochs, record=finetune)
+                              recover_points=prune_recover, max_epochs=prune_max_epochs, record=finetune)
         optimisations["prune_finetune"] = finetune
         if finetune["epochs_run"] > epochs:
             kept = next(e for e in finetune["epochs"] if e["epoch"] == finetune["kept_epoch"])

@@ -154,6 +154,17 @@ PRUNE_RECOVER_POINTS = 1.0
 PRUNE_MAX_EPOCHS = 3
 
 
+def check_prune_recovery(recover_points: float | None, max_epochs: int | None, epochs: int) -> tuple[float, int]:
+    """(points, most epochs) for pruning's recovery epochs, defaults filled in; a UsageError names the flag."""
+    points = PRUNE_RECOVER_POINTS if recover_points is None else float(recover_points)
+    if not 0.0 <= points <= 100.0:
+        raise UsageError(f"--prune-recover is in points of top-1 accuracy (0–100), got {recover_points}")
+    most = max(epochs, PRUNE_MAX_EPOCHS) if max_epochs is None else int(max_epochs)
+    if most < epochs:
+        raise UsageError(f"--prune-max-epochs ({most}) is fewer than --epochs ({epochs})")
+    return points, most
+
+
 def check_distill(distill: float) -> float:
     value = float(distill)
     if not 0.0 <= value <= 1.0 or math.isnan(value):

@@ -78,7 +78,7 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
     --max-drop chooses on the validation split; the test images only report.
     """
     from edgecnn.errors import UsageError
-    from edgecnn.optimize import check_distill  # numpy only: TensorFlow is imported lazily inside
+    from edgecnn.optimize import check_distill, check_prune_recovery  # numpy only: TensorFlow is imported lazily
 
     chosen = [name for name, flag in (("int8", v_int8), ("uint8", v_uint8), ("float16", v_fp16),
                                       ("dynamic", v_dynamic), ("float32", v_float32), ("all", v_all)) if flag]
@@ -92,10 +92,7 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
                         ("--limit", limit), ("--eval-limit", eval_limit), ("--prune-max-epochs", prune_max_epochs)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}")
-    if prune_recover is not None and not 0.0 <= prune_recover <= 100.0:
-        raise UsageError(f"--prune-recover is in points of top-1 accuracy (0–100), got {prune_recover}")
-    if prune_max_epochs is not None and prune_max_epochs < epochs:
-        raise UsageError(f"--prune-max-epochs ({prune_max_epochs}) is fewer than --epochs ({epochs})")
+    check_prune_recovery(prune_recover, prune_max_epochs, epochs)  # before TensorFlow is imported
 
     from edgecnn.convert import convert  # TensorFlow is imported only from here on
     from edgecnn.report import print_convert_report
