@@ -472,9 +472,10 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     model's own predictions instead of the labels (knowledge distillation, :func:`edgecnn.optimize.prune`).
     ``None``: each fine-tune's measured default, :data:`edgecnn.optimize.PRUNE_DISTILL` for pruning, labels
     only for QAT (docs/RECIPES.md).
-    ``prune_recover`` / ``prune_max_epochs``: after ``epochs``, pruning fine-tunes on while the pruned model is
-    more than ``prune_recover`` points below the dense one on validation, up to ``prune_max_epochs`` in all
-    (``None``: :data:`edgecnn.optimize.PRUNE_RECOVER_POINTS` and ``PRUNE_MAX_EPOCHS``).
+    ``prune_recover`` / ``prune_max_epochs``: if after ``epochs`` the pruned model is more than ``prune_recover``
+    points below the dense one on validation, pruning starts again from the dense model over twice the epochs
+    (gradually) and keeps the better, when ``prune_max_epochs`` in all allow it (``None``:
+    :data:`edgecnn.optimize.PRUNE_RECOVER_POINTS`, room for that one retry; :func:`edgecnn.optimize.prune`).
     """
     from edgecnn.optimize import (KEEP_RULES, PRUNE_DISTILL, check_distill, check_prune_recovery, check_sparsity,
                                   parse_pattern)
@@ -773,11 +774,13 @@ def _optimise(model, dataset, spec, *, sparsity, pattern, keep, qat, epochs, bat
                               keep=dense, seed=seed, distill=prune_distill, custom_objects=custom, log=log,
                               recover_points=prune_recover, max_epochs=prune_max_epochs, record=finetune)
         optimisations["prune_finetune"] = finetune
-        if finetune["epochs_run"] > epochs:
-            kept = next(e for e in finetune["epochs"] if e["epoch"] == finetune["kept_epoch"])
-            notes.append(f"pruning fine-tuned {finetune['epochs_run']} epochs, not {epochs}: after {epochs} the pruned "
-                         f"model was more than {prune_recover:g} points below the dense one on validation; kept "
-                         f"epoch {kept['epoch']}, the best on validation ({kept['val_drop_points']:.2f} points below)")
+        if len(finetune.get("attempts", [])) > 1:
+            first, again = finetune["attempts"][:2]
+            chosen = "the retry" if again["kept"] else f"the first {epochs}-epoch one"
+            notes.append(f"pruning was {first['val_drop_points']:.2f} points below the dense model on validation after "
+                         f"{epochs} epoch(s), more than {prune_recover:g}: pruned again from the dense model over "
+                         f"{again['epochs']} epochs ({again['schedule']} schedule), {again['val_drop_points']:.2f} "
+                         f"points below; kept {chosen}, the better on validation")
     qat_model = None
     if qat:
         qat_model = optimize.quantize_aware(base, data=data, epochs=epochs, batch_size=batch_size, seed=seed,

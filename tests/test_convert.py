@@ -386,17 +386,19 @@ def test_run_dir_prune_then_prune_preserving_qat_shows_zeros_in_file(user_model,
     assert report["optimisations"]["distill"] == 0.5
     assert report["optimisations"]["prune_distill"] == 0.5 and report["optimisations"]["qat_distill"] == 0.5
     assert "distilling from the dense model (50% of the targets)" in proc.stderr
-    # Recovery epochs: after the 2 planned, on while over 1 point below the dense model on validation, 3 at most.
+    # After the 2 planned epochs, if over 1 point below the dense model on validation: again from the dense model
+    # over 4 (room for it by default: 3 × 2 epochs in all), and the better of the two makes the file.
     finetune = report["optimisations"]["prune_finetune"]
-    assert finetune["epochs_planned"] == 2 and finetune["max_epochs"] == 3 and finetune["recover_points"] == 1.0
-    assert [e["epoch"] for e in finetune["epochs"]] == list(range(1, finetune["epochs_run"] + 1))
-    assert 2 <= finetune["epochs_run"] <= 3
-    drops = [e["val_drop_points"] for e in finetune["epochs"]]
-    assert drops[-1] <= 1.0 or finetune["epochs_run"] == 3  # stopped when recovered, or at the cap
-    assert all(d > 1.0 for d in drops[1:-1])  # an epoch at or past the plan within budget would have stopped it
-    # the file is made from the best epoch on validation among those at full sparsity (from the planned 2nd on)
-    best = min(drops[1:])
-    assert drops[finetune["kept_epoch"] - 1] == best and finetune["kept_epoch"] >= 2
+    assert finetune["epochs_planned"] == 2 and finetune["max_epochs"] == 6 and finetune["recover_points"] == 1.0
+    attempts = finetune["attempts"]
+    assert [a["epochs"] for a in attempts] in ([2], [2, 4])
+    assert (attempts[0]["val_drop_points"] <= 1.0) == (len(attempts) == 1)  # retried exactly when over budget
+    best = min(a["val_drop_points"] for a in attempts)
+    kept = [a for a in attempts if a["kept"]]
+    assert len(kept) == 1 and kept[0]["val_drop_points"] == best and finetune["kept_epochs"] == kept[0]["epochs"]
+    assert finetune["epochs_run"] == sum(a["epochs"] for a in attempts)
+    if len(attempts) == 2:
+        assert any("pruned again from the dense model over 4 epochs" in n for n in report["notes"])
     model = read_tflite(tflite.read_bytes())
     assert not model.float_tensors()
     # Pruning shows up as zeros in the stored int8 weights of the pruned layers (conv and dense).

@@ -121,40 +121,55 @@ def _top1(model, images: np.ndarray, labels: np.ndarray, spec) -> float:
 
 
 @pytest.mark.slow
-def test_pruning_recovers_until_the_validation_budget_holds(fashion_with_validation):
-    """A budget nothing can meet (-100 points: the pruned model 100 points *above* the dense one) runs every epoch
-    up to the cap, and each epoch is scored on the model that stripping returns; a budget everything meets
-    (100 points) stops after the planned epochs; without validation images the plan is all there is."""
+def test_pruning_retries_from_the_dense_model_when_over_budget(fashion_with_validation, monkeypatch):
+    """A budget nothing can meet (-100 points: the pruned model 100 points *above* the dense one) prunes twice: the
+    planned epoch, then again *from the dense weights* over twice the epochs with the gradual schedule, and returns
+    the better on validation; a budget everything meets (100 points) stops after the planned epoch; without
+    validation images, or without room in max_epochs, the plan is all there is."""
     data = fashion_with_validation
     spec = data.spec
     model = _toy_model(with_custom=False)
     dense = _top1(model, data.x_val, data.y_val, spec)  # before pruning: the clone shares (and changes) its layers
+    dense_weights = [w.copy() for w in model.get_weights()]
+    started_from: list[list[np.ndarray]] = []
+    real = optimize._prune_and_fit
+
+    def spy(model, *args, **kwargs):
+        started_from.append([w.copy() for w in model.get_weights()])
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(optimize, "_prune_and_fit", spy)
     record: dict = {}
-    pruned = optimize.prune(model, 0.5, data=data, epochs=1, recover_points=-100.0, max_epochs=3, record=record)
-    assert record["epochs_run"] == 3 and [e["epoch"] for e in record["epochs"]] == [1, 2, 3]
+    pruned = optimize.prune(model, 0.5, data=data, epochs=1, recover_points=-100.0, record=record)
+    assert [(a["epochs"], a["schedule"]) for a in record["attempts"]] == [(1, "auto"), (2, "polynomial")]
+    assert record["epochs_run"] == 3 and record["max_epochs"] == 3
+    assert len(started_from) == 2
+    for before, dense_w in zip(started_from[1], dense_weights):  # the retry starts from the dense model
+        np.testing.assert_array_equal(before, dense_w)
     assert record["dense_val_accuracy"] == pytest.approx(dense, abs=1e-5)
-    # The returned model is the best epoch on validation (the earliest of equals), not necessarily the last.
-    accuracies = [e["val_accuracy"] for e in record["epochs"]]
+    # The returned model is the better attempt on validation (the earlier of equals).
+    accuracies = [a["val_accuracy"] for a in record["attempts"]]
     best = accuracies.index(max(accuracies))
-    assert record["kept_epoch"] == best + 1 and [e["kept"] for e in record["epochs"]] == [i == best for i in range(3)]
+    assert [a["kept"] for a in record["attempts"]] == [i == best for i in range(2)]
+    assert record["kept_epochs"] == record["attempts"][best]["epochs"]
     returned = _top1(pruned, data.x_val, data.y_val, spec)
     assert max(accuracies) == pytest.approx(returned, abs=1.5 / len(data.y_val))  # ≤ 1 image apart
-    for e in record["epochs"]:
-        assert e["val_drop_points"] == pytest.approx(100 * (dense - e["val_accuracy"]), abs=1e-2)
+    for a in record["attempts"]:
+        assert a["val_drop_points"] == pytest.approx(100 * (dense - a["val_accuracy"]), abs=1e-2)
     assert all(0.45 <= v <= 0.55 for v in optimize.weight_sparsity(pruned).values())
 
     record = {}
-    optimize.prune(_toy_model(with_custom=False), 0.5, data=data, epochs=1, recover_points=100.0, max_epochs=3,
-                   record=record)
-    assert record["epochs_run"] == 1 and len(record["epochs"]) == 1 and record["kept_epoch"] == 1
+    optimize.prune(_toy_model(with_custom=False), 0.5, data=data, epochs=1, recover_points=100.0, record=record)
+    assert record["epochs_run"] == 1 and len(record["attempts"]) == 1 and record["kept_epochs"] == 1
 
-    record = {}
-    no_validation = optimize.FineTuneData(data.x, data.y, spec)
-    messages: list[str] = []
-    optimize.prune(_toy_model(with_custom=False), 0.5, data=no_validation, epochs=1, max_epochs=3, record=record,
-                   log=messages.append)
-    assert record["epochs_run"] == 1 and record["epochs"] == [] and record["recover_points"] is None
-    assert any("no recovery epochs (no validation images)" in m for m in messages)
+    for name, kwargs, why in (("no validation", {"data": optimize.FineTuneData(data.x, data.y, spec)},
+                               "no retry (no validation images)"),
+                              ("no room", {"data": data, "max_epochs": 2, "recover_points": -100.0},
+                               "no retry (--prune-max-epochs 2 leaves no room for 2 more)")):
+        record, messages = {}, []
+        optimize.prune(_toy_model(with_custom=False), 0.5, epochs=1, record=record, log=messages.append, **kwargs)
+        assert record["epochs_run"] == 1 and record["kept_epochs"] == 1, name
+        assert any(why in m for m in messages), (name, messages)
 
 
 @pytest.mark.slow

@@ -1,14 +1,14 @@
 #!/usr/bin/env python
-"""Where would pruning's recovery epochs stop? Epoch-1 validation drop of 50 %-pruned benchmark runs.
+"""Would pruning retry? Epoch-1 validation drop of 50 %-pruned benchmark runs.
 
     python tools/pruning_recovery_check.py WORK/small/*/run --json docs/pruning/recovery_check.json
 
 For each trained run folder (as `edgecnn benchmark` leaves them under its work folder): top-1 of the dense model
 on the run's validation split, then `edgecnn.optimize.prune` to 50 % with one fine-tuning epoch and the other
-defaults `edgecnn convert RUN --prune 0.5` uses (smallest layers kept dense, distillation), no recovery epochs,
-and top-1 of the stripped pruned model on the same images. `convert --prune` keeps fine-tuning past epoch 1
-exactly when that drop exceeds ``edgecnn.optimize.PRUNE_RECOVER_POINTS``, so a run within it has the same
-pruned file with and without recovery epochs: its benchmark row stands as measured.
+defaults `edgecnn convert RUN --prune 0.5` uses (smallest layers kept dense, distillation), no retry, and top-1
+of the stripped pruned model on the same images. `convert --prune` prunes again from the dense model over 2 epochs
+exactly when that drop exceeds ``edgecnn.optimize.PRUNE_RECOVER_POINTS``, so a run within it has the same pruned
+file with and without the retry: its benchmark row stands as measured.
 """
 from __future__ import annotations
 

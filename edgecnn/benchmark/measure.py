@@ -178,9 +178,11 @@ def _small(job: dict[str, Any], settings: Settings, folder: Path,
             # how the fine-tune was taught (its defaults change as recipes are measured: docs/RECIPES.md)
             taught = {k: report.optimisations[k] for k in ("prune_distill", "qat_distill") if k in report.optimisations}
             finetune = report.optimisations.get("prune_finetune") or {}
-            if finetune:  # how many epochs pruning took to recover on validation (optimize.PRUNE_RECOVER_POINTS)
-                taught.update({"prune_epochs": finetune.get("epochs_run"), "prune_kept_epoch": finetune.get("kept_epoch"),
-                               "prune_val_drops": [e["val_drop_points"] for e in finetune.get("epochs", [])]})
+            if finetune:  # whether pruning was retried on validation (optimize.PRUNE_RECOVER_POINTS)
+                attempts = finetune.get("attempts", [])
+                taught.update({"prune_epochs": finetune.get("kept_epochs"),
+                               "prune_attempts": [a["epochs"] for a in attempts],
+                               "prune_val_drops": [a["val_drop_points"] for a in attempts]})
             if taught:
                 made[name]["finetune"] = taught
             if report.plan is not None:  # what the precision plan wrote, and the layers it kept in float

@@ -421,22 +421,30 @@ def _labels_only_legend(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _pruned_cell(row: dict[str, Any] | None, points: str) -> str:
-    """The pruned drop, with the fine-tune's epochs when pruning went on past the planned one to recover."""
+    """The pruned drop, marked when pruning was retried from the dense model (over budget on validation)."""
     if row is None:
         return points
-    epochs = (row.get("finetune") or {}).get("prune_epochs")
-    more = f" ({epochs} epochs)" if epochs and epochs > 1 else ""
+    finetune = row.get("finetune") or {}
+    attempts, epochs = finetune.get("prune_attempts") or [], finetune.get("prune_epochs")
+    if len(attempts) > 1:
+        more = f" (re-pruned, {epochs} epochs)" if epochs == attempts[-1] else " (retry not better)"
+    else:
+        more = f" ({epochs} epochs)" if epochs and epochs > 1 else ""
     return points + more + (" †" if _pruned_on_labels(row) else "")
 
 
 def _one_epoch_legend(rows: list[dict[str, Any]]) -> list[str]:
     pruned = [r for r in rows if r["variant"] == "pruned_int8" and r.get("accuracy") is not None]
-    if not any("prune_epochs" not in (r.get("finetune") or {}) for r in pruned):
+    if not pruned:
         return []
-    return ["Pruning fine-tunes one epoch, then on while the pruned model is more than 1 point below the dense one on "
-            "validation (3 epochs at most). Pruned rows without an epoch count were measured before those recovery "
-            "epochs existed, with exactly one (what `--prune-max-epochs 1` does); docs/pruning/recovery.md lists, "
-            "per model, whether the default stops after that epoch too.", ""]
+    text = ("Pruning fine-tunes one epoch; if the pruned model is then more than 1 point below the dense one on "
+            "validation, it prunes again from the dense model over 2 epochs with a gradual schedule and keeps the "
+            "better of the two (\"re-pruned\" when that is the retry).")
+    if any("prune_epochs" not in (r.get("finetune") or {}) for r in pruned):
+        text += (" Pruned rows without a record of it were measured before the retry existed, with exactly one "
+                 "epoch (what `--prune-max-epochs 1` does); docs/pruning/recovery.md lists, per model, whether the "
+                 "default stops after that epoch too.")
+    return [text, ""]
 
 
 def targets_section(rows: list[dict[str, Any]]) -> list[str]:

@@ -27,10 +27,12 @@ def _variant_options(func):
               help="layers unstructured pruning leaves dense: the smallest (≤ 5%% of the weights, most sensitive), "
                    "the first, or none")
 @click.option("--prune-recover", type=float, default=None, metavar="PTS",
-              help="after --epochs, pruning fine-tunes on while the pruned model is more than PTS points of top-1 "
-                   "below the dense one on the validation split [default: 1.0]")
+              help="if after --epochs the pruned model is more than PTS points of top-1 below the dense one on the "
+                   "validation split, prune again from the dense model over twice the epochs, gradually, and keep "
+                   "the better [default: 1.0]")
 @click.option("--prune-max-epochs", type=int, default=None, metavar="N",
-              help="at most N fine-tuning epochs for --prune in all; N = --epochs turns recovery off [default: 3]")
+              help="at most N fine-tuning epochs for --prune in all; fewer than 3 × --epochs turns the retry off "
+                   "[default: 3 × --epochs]")
 @click.option("--qat", is_flag=True, help="quantisation-aware training (prune-preserving with --prune)")
 @click.option("--distill", type=float, default=None, metavar="W",
               help="--prune/--qat fine-tune towards the unoptimised model's predictions: W of each target is its "
