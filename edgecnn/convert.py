@@ -166,6 +166,17 @@ def _run_source(run_dir: Path, data: str | None) -> _Source:
                    data_config.get("limit") if same else None)
 
 
+def load_run(run_dir: str | os.PathLike, *, data: str | None = None, trust_model: bool = False):
+    """A trained run folder as ``convert`` reads it: (Keras model, data set, preprocess spec). The data set is
+    the one the run was trained on, with the same seed and limit, so its validation and test splits are the
+    run's own (``data`` names another source, split with seed 0)."""
+    from edgecnn.data import load_dataset
+
+    src = _run_source(Path(run_dir), data)
+    model = _load_keras(src, trust_model=trust_model)
+    return model, load_dataset(src.data, src.spec, seed=src.data_seed, limit=src.data_limit), src.spec
+
+
 def _file_source(path: Path, *, data: str | None, scale: float | None, offset: float | None, resize: str | None,
                  log: Log) -> _Source:
     is_saved_model = path.is_dir() and (path / "saved_model.pb").exists()

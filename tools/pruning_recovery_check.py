@@ -20,10 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from edgecnn import optimize
-from edgecnn._tf import keras
-from edgecnn.data import load_dataset
+from edgecnn.convert import load_run
 from edgecnn.fileio import write_text
-from edgecnn.preprocess import PreprocessSpec
 from edgecnn.runs import read_config
 
 SPARSITY = 0.5
@@ -32,19 +30,13 @@ SPARSITY = 0.5
 def check_run(run_dir: Path) -> dict:
     """Dense and epoch-1 pruned top-1 on the run's validation images (the data convert would load)."""
     t0 = time.perf_counter()
-    config = read_config(run_dir)
-    data_config = config.get("data") or {}
-    spec = PreprocessSpec.load(run_dir / "preprocess.json")
-    dataset = load_dataset(data_config.get("source") or "fashion_mnist", spec, seed=int(data_config.get("seed", 0)),
-                           limit=data_config.get("limit"))
-    with keras.utils.custom_object_scope(optimize.zoo_custom_objects()):
-        model = keras.models.load_model(str(run_dir / "model.keras"), compile=False)
+    model, dataset, spec = load_run(run_dir)
     data = optimize.FineTuneData.from_dataset(dataset, spec)
     dense = optimize.validation_accuracy(model, data)
     pruned = optimize.prune(model, SPARSITY, data=data, epochs=1, keep=optimize.layers_to_keep(model, "smallest"),
                             seed=0, recover_points=None, custom_objects=optimize.zoo_custom_objects())
     after = optimize.validation_accuracy(pruned, data)
-    return {"run": str(run_dir), "model": str(config.get("model", run_dir.name)), "val_images": int(len(data.y_val)),
+    return {"run": str(run_dir), "model": str(read_config(run_dir).get("model", run_dir.name)), "val_images": int(len(data.y_val)),
             "train_images": int(len(data.y)), "dense_val": dense, "pruned_val_epoch1": after,
             "drop_points": round((dense - after) * 100, 3),
             "recovers_past_epoch1": (dense - after) * 100 > optimize.PRUNE_RECOVER_POINTS,
