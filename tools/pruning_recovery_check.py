@@ -17,7 +17,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
 from edgecnn import optimize
 from edgecnn.convert import load_run
