@@ -17,7 +17,6 @@ import json
 import time
 from pathlib import Path
 
-
 from edgecnn import optimize
 from edgecnn.convert import load_run
 from edgecnn.fileio import write_text
