@@ -409,7 +409,8 @@ def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = No
     if log:
         what = f"{pattern} pattern" if m_by_n else f"{sparsity:.0%} sparsity"
         teach = f", distilling from the dense model ({distill:.0%} of the targets)" if distill > 0 else ""
-        more = (f" (then again from the dense model over {retry} if more than {recover_points:g} points below it "
+        unit = "point" if recover_points == 1 else "points"
+        more = (f" (then again from the dense model over {retry} if more than {recover_points:g} {unit} below it "
                 f"on validation)" if retrying else "")
         log(f"pruning to {what}, fine-tuning {epochs} epoch(s){more} on {len(data.x)} images{teach}")
     dense_weights = model.get_weights() if retrying else None

@@ -282,7 +282,7 @@ def run_recipe(model_name: str, recipe_name: str, work: Path) -> dict[str, Any]:
                                       **recipe.options)
         files["int8"] = to_tflite(qat, "int8", splits, folder, recipe_name)
     elif recipe.kind == "prune":
-        # Each recipe names its epochs: no recovery epochs on top unless the recipe asks for them.
+        # Each recipe names its epochs: no retry on top unless the recipe asks for it.
         options = {"recover_points": None, **recipe.options}
         pruned = optimize.prune(model, SPARSITY, data=splits.tuning, spec=splits.spec, custom_objects=custom,
                                 **options)
