@@ -147,6 +147,11 @@ PRUNE_RECOVER_POINTS = 1.0
 PRUNE_RETRY_FACTOR = 2
 
 
+def default_prune_max_epochs(epochs: int) -> int:
+    """Fine-tuning epochs pruning may take in all by default: the planned ones and one retry."""
+    return max(1, epochs) * (1 + PRUNE_RETRY_FACTOR)
+
+
 def check_prune_recovery(recover_points: float | None, max_epochs: int | None, epochs: int) -> tuple[float, int]:
     """(points, most epochs) for pruning's retry, defaults filled in; a UsageError names the flag.
 
@@ -154,7 +159,7 @@ def check_prune_recovery(recover_points: float | None, max_epochs: int | None, e
     points = PRUNE_RECOVER_POINTS if recover_points is None else float(recover_points)
     if not 0.0 <= points <= 100.0:
         raise UsageError(f"--prune-recover is in points of top-1 accuracy (0–100), got {recover_points}")
-    most = max(1, epochs) * (1 + PRUNE_RETRY_FACTOR) if max_epochs is None else int(max_epochs)
+    most = default_prune_max_epochs(epochs) if max_epochs is None else int(max_epochs)
     if most < epochs:
         raise UsageError(f"--prune-max-epochs ({most}) is fewer than --epochs ({epochs})")
     return points, most
@@ -397,7 +402,7 @@ def prune(model, sparsity: float, *, data: Any, spec: PreprocessSpec | None = No
     teacher = teacher_probabilities(model, data) if distill > 0 else None
     epochs = max(1, epochs)
     retry = PRUNE_RETRY_FACTOR * epochs
-    most = epochs * (1 + PRUNE_RETRY_FACTOR) if max_epochs is None else max(epochs, int(max_epochs))
+    most = default_prune_max_epochs(epochs) if max_epochs is None else max(epochs, int(max_epochs))
     has_val = data.x_val is not None and len(data.x_val) > 0
     checking = recover_points is not None and has_val
     retrying = checking and epochs + retry <= most

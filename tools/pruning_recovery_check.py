@@ -34,7 +34,8 @@ def check_run(run_dir: Path) -> dict:
     pruned = optimize.prune(model, SPARSITY, data=data, epochs=1, keep=optimize.layers_to_keep(model, "smallest"),
                             seed=0, recover_points=None, custom_objects=optimize.zoo_custom_objects())
     after = optimize.validation_accuracy(pruned, data)
-    return {"run": str(run_dir), "model": str(read_config(run_dir).get("model", run_dir.name)), "val_images": int(len(data.y_val)),
+    name = str(read_config(run_dir).get("model", run_dir.name))
+    return {"run": str(run_dir), "model": name, "val_images": int(len(data.y_val)),
             "train_images": int(len(data.y)), "dense_val": dense, "pruned_val_epoch1": after,
             "drop_points": round((dense - after) * 100, 3),
             "recovers_past_epoch1": (dense - after) * 100 > optimize.PRUNE_RECOVER_POINTS,
