@@ -26,6 +26,7 @@ Output layout (``-o DIR/NAME.tflite``; without ``-o`` DIR is ``<run>/tflite`` an
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -466,7 +467,8 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
             scale: float | None = None, offset: float | None = None, resize: str | None = None,
             seed: int = 0, max_drop: float | None = None, explain: bool = False, distill: float | None = None,
             prune_recover: float | None = None, prune_max_epochs: int | None = None,
-            log: Log | None = None, trust_model: bool = False) -> ConvertReport:
+            max_drop_margin: float | None = None, log: Log | None = None,
+            trust_model: bool = False) -> ConvertReport:
     """Optimise and convert ``source`` into TFLite ``variants``; write outputs; return the report.
 
     ``limit`` caps the training images used for fine-tuning and calibration (and a fresh default training);
@@ -474,6 +476,8 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
     ``max_drop`` (points of top-1 below float32 on the validation split) turns the one integer variant asked for
     into a precision plan (:mod:`edgecnn.precision_plan`): the fastest file within that budget is written —
     full int8, int8 with some layers in float, or float16/float32 when nothing quantised beats float32.
+    A file is within the budget when its drop plus ``max_drop_margin`` standard errors of it is (``None``:
+    :data:`edgecnn.precision_plan.MARGIN_SIGMAS`; 0 compares the drop alone).
     ``explain`` adds the per-layer error and time of the integer file against float32 (:mod:`edgecnn.layer_error`)
     to the report, with a PNG beside it.
     ``trust_model`` allows Lambda layers (Python code stored in the model file, run when it is loaded).
@@ -518,6 +522,11 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
         if len(wanted) != 1 or not integer_wanted:
             raise UsageError("--max-drop plans the precision of one integer file: use it with --int8 or --uint8 "
                              "alone")
+    if max_drop_margin is not None:
+        if max_drop is None:
+            raise UsageError("--max-drop-margin widens the --max-drop budget's check: use it with --max-drop")
+        if not 0.0 <= float(max_drop_margin) <= 10.0:
+            raise UsageError(f"--max-drop-margin is a number of standard errors (0–10), got {max_drop_margin}")
     if explain and not integer_wanted:
         raise UsageError("--explain compares the integer file with float32: add --int8 or --uint8")
     if output is not None:
@@ -578,7 +587,11 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
                                      "epochs": epochs if (qat or sparsity is not None) else 0,
                                      "calibration_samples": calibration_samples}
     if max_drop is not None:
+        from edgecnn.precision_plan import MARGIN_SIGMAS
+
+        max_drop_margin = MARGIN_SIGMAS if max_drop_margin is None else float(max_drop_margin)
         optimisations["max_drop"] = max_drop
+        optimisations["max_drop_margin"] = max_drop_margin
     prune_distill = PRUNE_DISTILL if asked_distill is None else asked_distill
     qat_distill = 0.0 if asked_distill is None else asked_distill
     if asked_distill and (qat or sparsity is not None):
@@ -621,15 +634,14 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
 
         measured_variants = wanted
         if max_drop is not None:
-            qat_hook = None
-            if qat:
-                def qat_hook(keep_float: list[str]) -> str:
-                    return _plan_qat(base_model, dataset, spec, keep_float, workdir, calibration_file,
-                                     io_type=integer_wanted[0], epochs=epochs, batch_size=batch_size, seed=seed,
-                                     preserve_sparsity=sparsity is not None, distill=qat_distill, log=log)
+            # --qat: the plan calls this with the Keras layers it keeps in float, once it has chosen them
+            qat_hook = functools.partial(_plan_qat, base_model, dataset, spec, workdir=workdir,
+                                         calibration_file=calibration_file, io_type=integer_wanted[0], epochs=epochs,
+                                         batch_size=batch_size, seed=seed, preserve_sparsity=sparsity is not None,
+                                         distill=qat_distill, log=log) if qat else None
             plan_result, plan_bytes = _plan(saved["base"], calibration_file, produced, spec, dataset, eval_limit,
-                                            io_type=integer_wanted[0], max_drop=float(max_drop), edgetpu=edgetpu,
-                                            qat=qat_hook, log=log)
+                                            io_type=integer_wanted[0], max_drop=float(max_drop),
+                                            margin_sigmas=max_drop_margin, edgetpu=edgetpu, qat=qat_hook, log=log)
             chosen = plan_result.chosen_candidate
             # The integer variant's slot holds what the plan chose (its `precision` says what is inside).
             produced[integer_wanted[0]] = (plan_bytes, {"xnnpack": chosen.xnnpack})
@@ -692,8 +704,8 @@ def convert(source: str | os.PathLike, variants: Sequence[str] | str = ("int8",)
 
 
 def _plan(saved_model: Path, calibration_file: Path, produced: dict[str, tuple[bytes, dict[str, Any]]],
-          spec: PreprocessSpec, dataset, eval_limit: int | None, *, io_type: str, max_drop: float, edgetpu: bool,
-          qat: Callable[[list[str]], str] | None, log: Log):
+          spec: PreprocessSpec, dataset, eval_limit: int | None, *, io_type: str, max_drop: float,
+          margin_sigmas: float, edgetpu: bool, qat: Callable[[list[str]], str] | None, log: Log):
     """Run the precision plan on the validation split (test images only for the report); (result, bytes)."""
     from edgecnn.precision_plan import PlanInputs, plan
 
@@ -705,7 +717,8 @@ def _plan(saved_model: Path, calibration_file: Path, produced: dict[str, tuple[b
                         float32_bytes=produced["float32"][0], float16_bytes=produced["float16"][0], spec=spec,
                         x_val=dataset.x_val, y_val=dataset.y_val, x_test=x_test, y_test=y_test, io_type=io_type,
                         qat=qat)
-    return plan(inputs, max_drop=max_drop, edgetpu=edgetpu, workdir=calibration_file.parent / "plan", log=log)
+    return plan(inputs, max_drop=max_drop, margin_sigmas=margin_sigmas, edgetpu=edgetpu,
+                workdir=calibration_file.parent / "plan", log=log)
 
 
 def _plan_qat(base_model, dataset, spec: PreprocessSpec, keep_float: list[str], workdir: Path,

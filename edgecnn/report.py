@@ -317,14 +317,18 @@ def print_convert_report(report: Any, console: Any = None) -> None:
 
 def print_precision_plan(plan: dict[str, Any], console: Any) -> None:
     """Every candidate the precision plan tried: validation (the choice) and test (the report) accuracy, size, time."""
-    table = Table(title=f"precision plan: budget {plan['max_drop_points']} points on {plan['val_images']} validation "
-                        f"images; times interleaved in one process ({plan['timing'].get('threads')} threads)")
-    for column in ("candidate", "float layers", "val acc", "val drop", "test acc", "size", "ms", "× fp32", ""):
+    margin = plan.get("margin_sigmas") or 0.0
+    budget = f"drop + {margin:g} σ ≤ {plan['max_drop_points']}" if margin else f"drop ≤ {plan['max_drop_points']}"
+    table = Table(title=f"precision plan: {budget} points on {plan['val_images']} validation images; times "
+                        f"interleaved in one process ({plan['timing'].get('threads')} threads)")
+    for column in ("candidate", "float layers", "val acc", "val drop", "σ", "test acc", "size", "ms", "× fp32", ""):
         table.add_column(column, justify="left" if column in ("candidate", "") else "right")
     for c in plan["candidates"]:
         mark = "← written" if c["name"] == plan["chosen"] else ("over budget" if not c["within_budget"] else "")
         table.add_row(c["name"], str(len(c["float_layers"])), _pct2(c["val_accuracy"]),
-                      f"{c['val_drop_points']:+.2f}", _pct2(c["test_accuracy"]), fmt_bytes(c["size_bytes"]),
+                      f"{c['val_drop_points']:+.2f}",
+                      "-" if c.get("val_sigma_points") is None else f"{c['val_sigma_points']:.2f}",
+                      _pct2(c["test_accuracy"]), fmt_bytes(c["size_bytes"]),
                       f"{c['latency_ms']:.3f}" if c["latency_ms"] is not None else "-",
                       f"{c['speedup_vs_float32']:.2f}" if c["speedup_vs_float32"] else "-", mark)
     console.print(table)

@@ -344,6 +344,23 @@ def test_targets_count_points_exactly_at_the_budget():
     assert "1.25×" in line  # 1.0 ms / 0.8 ms
 
 
+def test_plan_rows_show_their_validation_sigma_and_say_how_the_budget_was_judged():
+    from edgecnn.benchmark.report import targets_section
+
+    rows = [_row("resnet18", "float32", accuracy=0.88), _row("lenet5", "float32", accuracy=0.75),
+            _row("resnet18", "planned", accuracy=0.88, plan_precision="int8", plan_float_layers=[],
+                 plan_val_drop_points=0.125, plan_val_sigma_points=0.21, plan_margin_sigmas=1.0),
+            _row("lenet5", "planned", accuracy=0.75, plan_precision="int8", plan_float_layers=[],
+                 plan_val_drop_points=0.3)]
+    lines = targets_section(rows)
+    assert "| -0.1 (σ 0.2) → +0.0 |" in next(line for line in lines if line.startswith("| resnet18"))
+    assert "| +0.0 → +0.0 |" not in next(line for line in lines if line.startswith("| lenet5"))
+    assert "| -0.3 → +0.0 |" in next(line for line in lines if line.startswith("| lenet5"))
+    legend = next(line for line in lines if line.startswith("The plan counts a file within the budget"))
+    assert "plus 1 σ" in legend and "without a σ were planned before" in legend
+    assert not any(line.startswith("The plan counts") for line in targets_section(rows[:2] + rows[3:]))
+
+
 def test_a_missed_target_says_by_how_much_and_whether_that_is_noise():
     """σ of a paired difference is at most sqrt(disagreement / n): 1 % disagreement on 1600 images gives
     100·sqrt(0.01/1600) = 0.25 points; 4 % gives 0.5 (by hand)."""

@@ -434,6 +434,9 @@ def test_bad_sparsity_is_a_usage_error(tmp_path, cli):
     # without a fine-tune there is nothing to distil into: said, not silently ignored
     _one_line_error(cli("convert", "simple_cnn", "--distill", "0.5"), 2, "--distill needs --prune or --qat")
     _one_line_error(cli("convert", "simple_cnn", "--prune", "0.5", "--prune-recover", "-1"), 2, "--prune-recover")
+    _one_line_error(cli("convert", "simple_cnn", "--int8", "--max-drop-margin", "1"), 2, "use it with --max-drop")
+    _one_line_error(cli("convert", "simple_cnn", "--int8", "--max-drop", "0.5", "--max-drop-margin", "-1"), 2,
+                    "standard errors")
     _one_line_error(cli("convert", "simple_cnn", "--prune", "0.5", "--epochs", "3", "--prune-max-epochs", "2"), 2,
                     "fewer than --epochs")
 

@@ -65,6 +65,32 @@ def test_test_numbers_cannot_change_the_choice():
     assert again.name == first.name
 
 
+def test_paired_sigma_by_hand():
+    """σ of the drop from the discordant pairs, derived by hand: 100 images, the reference alone right on 6, the
+    candidate alone right on 2, both right or both wrong on the rest. d = +1 ×6, −1 ×2, 0 ×92: mean 0.04,
+    mean(d²) 0.08, variance 0.08 − 0.0016 = 0.0784, standard error sqrt(0.0784 / 100) = 0.028 = 2.8 points."""
+    from edgecnn.precision_plan import paired_sigma_points
+
+    reference = np.array([1] * 6 + [0] * 2 + [1] * 50 + [0] * 42, bool)
+    candidate = np.array([0] * 6 + [1] * 2 + [1] * 50 + [0] * 42, bool)
+    assert paired_sigma_points(reference, candidate) == pytest.approx(2.8, abs=1e-9)
+    assert paired_sigma_points(reference, reference) == 0.0  # identical answers: no uncertainty in the drop
+    # Only discordant images count: the same 6/2 split among 1000 images is sqrt(0.00798 / 1000) ≈ 0.2825 points.
+    big_ref = np.concatenate([reference, np.ones(900, bool)])
+    big_cand = np.concatenate([candidate, np.ones(900, bool)])
+    assert paired_sigma_points(big_ref, big_cand) == pytest.approx(100 * np.sqrt((0.008 - 0.004 ** 2) / 1000))
+
+
+def test_margin_must_be_non_negative():
+    from edgecnn.errors import EdgecnnError
+    from edgecnn.precision_plan import PlanInputs, plan
+
+    inputs = PlanInputs(saved_model=None, calibration_npy=None, float32_bytes=b"", float16_bytes=b"", spec=None,
+                        x_val=np.zeros((1, 28, 28, 1), np.uint8), y_val=np.zeros(1), x_test=None, y_test=None)
+    with pytest.raises(EdgecnnError, match="standard errors"):
+        plan(inputs, max_drop=0.5, margin_sigmas=-1.0)
+
+
 # ---- the whole command on a trained model ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -109,9 +135,13 @@ def test_convert_max_drop_writes_the_fastest_file_within_budget(small_model, tmp
     names = [c["name"] for c in plan["candidates"]]
     assert {"float32", "float16", "full int8"} <= set(names)
     chosen = next(c for c in plan["candidates"] if c["name"] == plan["chosen"])
+    # The budget, on validation, with the default one-σ margin; never slower than float32 in the same rounds.
+    assert plan["margin_sigmas"] == 1.0
+    assert chosen["val_drop_points"] + chosen["val_sigma_points"] <= 0.5 + 1e-9
+    for c in plan["candidates"]:  # within the budget exactly when drop + σ is; float32 against itself has σ 0
+        assert c["within_budget"] == (c["val_drop_points"] + c["val_sigma_points"] <= 0.5 + 1e-9), c
     float32 = next(c for c in plan["candidates"] if c["name"] == "float32")
-    # The budget, on validation; never slower than float32 in the same interleaved rounds.
-    assert chosen["val_drop_points"] <= 0.5
+    assert float32["val_sigma_points"] == 0.0
     assert chosen["latency_ms"] <= float32["latency_ms"]
     # Test accuracy of every candidate is reported (measured after the choice).
     assert all(c["test_accuracy"] is not None for c in plan["candidates"])

@@ -75,7 +75,7 @@ def measure_model(job: dict[str, Any], settings: dict[str, Any], work: str, log_
 
 _FILE_FIELDS = ("file", "size_bytes", "gzip_bytes", "accuracy", "agreement_with_float32", "test_images",
                 "convert_seconds", "xnnpack", "plan_precision", "plan_float_layers", "plan_val_drop_points",
-                "plan_reason", "finetune")
+                "plan_val_sigma_points", "plan_margin_sigmas", "plan_reason", "finetune")
 
 
 def _file_log(path: str) -> Log:
@@ -189,6 +189,8 @@ def _small(job: dict[str, Any], settings: Settings, folder: Path,
                 chosen = next(c for c in report.plan["candidates"] if c["name"] == report.plan["chosen"])
                 made[name].update({"plan_precision": result.precision, "plan_float_layers": chosen["float_layers"],
                                    "plan_val_drop_points": chosen["val_drop_points"],
+                                   "plan_val_sigma_points": chosen.get("val_sigma_points"),
+                                   "plan_margin_sigmas": report.plan.get("margin_sigmas"),
                                    "plan_reason": report.plan["reason"]})
     return base, made, failures
 

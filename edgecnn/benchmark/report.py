@@ -447,6 +447,27 @@ def _one_epoch_legend(rows: list[dict[str, Any]]) -> list[str]:
     return [text, ""]
 
 
+def _plan_margin_legend(rows: list[dict[str, Any]]) -> list[str]:
+    """How the plan judged its validation drop: with the standard-error margin, or (older rows) the drop alone."""
+    planned = [r for r in rows if r.get("variant") == "planned"]
+    margins = sorted({r["plan_margin_sigmas"] for r in planned if r.get("plan_margin_sigmas") is not None})
+    if not margins:
+        return []
+    shown = " or ".join(f"{m:g}" for m in margins)
+    text = (f"The plan counts a file within the budget when its validation drop plus {shown} σ (the drop's standard "
+            "error on the validation images, shown beside it) is at most 0.5 points.")
+    if any(r.get("plan_margin_sigmas") is None for r in planned):
+        text += (" Plan rows without a σ were planned before that margin existed, on the drop alone (what "
+                 "`--max-drop-margin 0` does).")
+    return [text, ""]
+
+
+def _val_drop_cell(plan: dict[str, Any], pts: Any) -> str:
+    cell = pts(plan.get("plan_val_drop_points"))
+    sigma = plan.get("plan_val_sigma_points")
+    return cell if sigma is None else f"{cell} (σ {sigma:.1f})"
+
+
 def targets_section(rows: list[dict[str, Any]]) -> list[str]:
     """Issue-level targets per model: the precision plan (within 0.5 points of float32 on the test images and no
     slower), 50 %-pruned int8 within 1.5 points, QAT at least as good as post-training int8."""
@@ -463,7 +484,7 @@ def targets_section(rows: list[dict[str, Any]]) -> list[str]:
              "disagree (paired, as in McNemar's test): a miss under 2σ is within what another draw of test images "
              "could move either way. The 50 %-pruned file gets no σ: its agreement was measured against the pruned "
              "model's own float32, not this float32 file." + noise_text, "",
-             *_labels_only_legend(rows), *_one_epoch_legend(rows),
+             *_plan_margin_legend(rows), *_labels_only_legend(rows), *_one_epoch_legend(rows),
              "| model | float32 | plan wrote | float layers | plan: val drop → test drop | plan × float32 speed "
              "| int8 (PTQ) | QAT int8 | 50 %-pruned int8 | targets met |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -505,7 +526,7 @@ def targets_section(rows: list[dict[str, Any]]) -> list[str]:
         shown = ", ".join(layers[:3]) + (f" … (+{len(layers) - 3})" if len(layers) > 3 else "")
         cells = [_model_label(base), _pct(base["accuracy"]), plan.get("plan_precision") or "–",
                  f"{len(layers)}: {shown}" if layers else ("0" if plan else "–"),
-                 f"{pts(plan.get('plan_val_drop_points'))} → {pts(drop('planned'))}" if plan else "–",
+                 f"{_val_drop_cell(plan, pts)} → {pts(drop('planned'))}" if plan else "–",
                  f"{plan_speed:.2f}×" if plan_speed else "–",
                  pts(drop("int8")), pts(drop("qat_int8")),
                  _pruned_cell(by.get("pruned_int8"), pts(drop("pruned_int8"))),

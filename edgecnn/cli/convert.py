@@ -40,6 +40,10 @@ def _variant_options(func):
 @click.option("--max-drop", type=float, default=None, metavar="PTS",
               help="precision plan: the fastest file within PTS points of float32's top-1 on the validation split "
                    "(full int8, int8 with some layers in float, or float16/float32 if nothing quantised is faster)")
+@click.option("--max-drop-margin", type=float, default=None, metavar="SIGMAS",
+              help="a file is within --max-drop when its validation drop plus SIGMAS standard errors of that drop "
+                   "is, so a drop measured on few images does not pass on luck; 0 compares the drop alone "
+                   "[default: 1]")
 @click.option("--explain", "explain", is_flag=True,
               help="per-layer error and time of the int8 file vs float32 (table, report JSON, PNG)")
 @click.option("--edgetpu", is_flag=True, help="also compile the int8 model for the Coral Edge TPU")
@@ -60,7 +64,7 @@ def _variant_options(func):
 def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dynamic: bool, v_float32: bool,
                     v_all: bool, prune: float | None, prune_pattern: str | None, prune_keep: str,
                     prune_recover: float | None, prune_max_epochs: int | None, qat: bool,
-                    distill: float | None, max_drop: float | None,
+                    distill: float | None, max_drop: float | None, max_drop_margin: float | None,
                     explain: bool, edgetpu: bool,
                     calibration_samples: int, data: str | None, epochs: int, limit: int | None,
                     eval_limit: int | None, scale: float | None, offset: float | None, output: str | None,
@@ -103,7 +107,8 @@ def convert_command(source: str, v_int8: bool, v_uint8: bool, v_fp16: bool, v_dy
                      edgetpu=edgetpu,
                      calibration_samples=calibration_samples, data=data, epochs=epochs, output=output,
                      report=report, limit=limit, eval_limit=eval_limit, scale=scale, offset=offset,
-                     max_drop=max_drop, explain=explain, trust_model=trust_model, distill=distill,
+                     max_drop=max_drop, max_drop_margin=max_drop_margin, explain=explain, trust_model=trust_model,
+                     distill=distill,
                      prune_recover=prune_recover, prune_max_epochs=prune_max_epochs,
                      log=lambda message: click.echo(message, err=True))
     print_convert_report(result)
