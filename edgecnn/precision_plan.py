@@ -223,7 +223,6 @@ def choose(candidates: list[Candidate]) -> tuple[Candidate, str]:
               f"({best.speedup_vs_float32:.2f}×), validation drop {best.val_drop_points:+.2f} points")
     if best.val_sigma_points is not None:
         reason += f" (σ {best.val_sigma_points:.2f})"
-
     if len(tied) > 1:
         reason += f"; {len(tied)} candidates within {TIE_FRACTION:.0%} of the fastest, the smallest taken"
     return best, reason

@@ -38,7 +38,9 @@ def row(report: dict, widths: dict[str, float]) -> str:
     def drop(value: float | None) -> str:
         return "–" if value is None else f"{value:+.2f}"
 
-    return (f"| {model} | {wrote} | {drop(chosen['val_drop_points'])} → {drop(chosen.get('test_drop_points'))} "
+    sigma = chosen.get("val_sigma_points")  # reports from before the plan's margin have none
+    val = drop(chosen["val_drop_points"]) + ("" if sigma is None else f" (σ {sigma:.2f})")
+    return (f"| {model} | {wrote} | {val} → {drop(chosen.get('test_drop_points'))} "
             f"| {chosen['speedup_vs_float32']:.2f}× | {full_speed} "
             f"| {fmt_bytes(chosen['size_bytes'])} (float32 {fmt_bytes(base['size_bytes'])}) "
             f"| {cpu}, {timing.get('measured_at', '?')} |")
