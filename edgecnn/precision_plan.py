@@ -167,20 +167,22 @@ def float_nodes_for(calibrated: Any, layers: Sequence[str]) -> list[str]:
     return names
 
 
-def interleaved_latency(models: dict[str, bytes], *, threads: int = 2, rounds: int = 60, burst: int = 5,
+def interleaved_latency(models: dict[str, bytes], *, threads: int = 2, rounds: int = 60,
                         max_seconds: float = 60.0) -> dict[str, dict[str, float]]:
-    """Median and p90 latency (ms) per model, the models invoked in turn (:func:`edgecnn.profile.interleaved_timing`).
+    """Median and p90 latency (ms) per model, the models invoked in turn (:func:`edgecnn.profile.interleaved_timing`),
+    each turn at least :data:`edgecnn.profile.MIN_TURN_MS` long (:func:`edgecnn.profile.turn_bursts`).
 
     Every file was first run in a child process already (quantize_child / the variant conversion), so loading
     them here cannot take this process down with them.
     """
-    from edgecnn.profile import interleaved_timing, ready_interpreter
+    from edgecnn.profile import interleaved_timing, ready_interpreter, turn_bursts
 
     interps = {name: ready_interpreter(data, num_threads=threads, where=name) for name, data in models.items()}
-    times = interleaved_timing({name: interp.invoke for name, interp in interps.items()}, rounds=rounds,
-                               max_secs=max_seconds, warmup=3, burst=burst)
-    return {name: {"median_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90)), "runs": len(t)}
-            for name, t in times.items()}
+    runners = {name: interp.invoke for name, interp in interps.items()}
+    bursts = turn_bursts(runners, warmup=3)
+    times = interleaved_timing(runners, rounds=rounds, max_secs=max_seconds, burst=bursts)
+    return {name: {"median_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90)), "runs": len(t),
+                   "burst": bursts[name]} for name, t in times.items()}
 
 
 def paired_sigma_points(reference_correct: np.ndarray, candidate_correct: np.ndarray) -> float:
@@ -444,10 +446,11 @@ def _time_candidates(candidates: list[Candidate], threads: int, log: Log) -> dic
         c.latency_ms = round(measured[c.name]["median_ms"], 4)
         c.latency_p90_ms = round(measured[c.name]["p90_ms"], 4)
         c.speedup_vs_float32 = round(float_ms / measured[c.name]["median_ms"], 3)
-    from edgecnn.profile import machine_info
+    from edgecnn.profile import MIN_TURN_MS, machine_info
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {"threads": threads, "interleaved": True, "runs_per_file": measured["float32"]["runs"],
+    return {"threads": threads, "interleaved": True, "min_turn_ms": MIN_TURN_MS,
+            "runs_per_file": {name: m["runs"] for name, m in measured.items()},
             "loadavg_1min": load, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": machine_info()}
 

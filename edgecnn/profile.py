@@ -11,8 +11,11 @@ native runtime becomes a one-line error (with several models, each is then tried
 Timing follows TFLite's ``benchmark_model``: ``warmup_runs`` invokes, then invokes until ``num_runs`` or
 ``max_secs``; each run is timed with ``perf_counter_ns`` around ``invoke()`` only (input set once), so the
 reported median matches a bare ``invoke()`` loop (tools/bench_profiler.py). Several models are timed
-**interleaved** (:func:`interleaved_timing`: one invoke of each in turn, round after round), so that a
-speed-up between them is a ratio taken under the same machine state, not across minutes of changing load.
+**interleaved** (:func:`interleaved_timing`: a turn of each in turn, round after round), so that a speed-up
+between them is a ratio taken under the same machine state, not across minutes of changing load. A turn is
+one invoke, or for a model faster than :data:`MIN_TURN_MS` as many back-to-back invokes as fill it
+(:func:`turn_bursts`): single interleaved invokes of sub-millisecond files measure thread-pool wake-ups and
+the previous file's spinning workers more than the file (docs/TIMING.md).
 Options are one typed object, :class:`~edgecnn.profile_options.ProfileOptions`.
 
 Per-op time comes from :mod:`edgecnn.op_profiler` (LiteRT's C profiler through ctypes) when
@@ -97,7 +100,7 @@ def _measure_in_child(prepared: list[dict[str, Any]], opts: ProfileOptions) -> l
     paths = [str(item["path"]) for item in prepared]
     request = {"model_paths": paths, "delegate": opts.delegate, "num_threads": opts.threads(),
                "warmup_runs": opts.warmup_runs, "num_runs": opts.num_runs, "max_secs": opts.max_secs,
-               "input_npys": [item["input_file"] for item in prepared],
+               "min_turn_ms": opts.min_turn_ms, "input_npys": [item["input_file"] for item in prepared],
                "value_ranges": [item["value_range"] for item in prepared], "op_profiling": opts.op_profiling}
     # The timing loop may take max_secs per model (twice with per-op profiling); loading gets its own margin.
     timeout = len(paths) * (opts.max_secs * (2 if opts.op_profiling else 1) + 120.0)
@@ -392,46 +395,88 @@ class InvokeError(Exception):
         self.key, self.error = key, error
 
 
+# Each runner's turn lasts at least this long: a file faster than that is invoked several times in a row. With
+# one invoke per turn, a sub-millisecond file runs while the previous file's thread pool is still spinning on the
+# other core and its own has gone to sleep: measured on a 2-core host (docs/TIMING.md) that put speed-ups against
+# float32 up to 67 % off and medians up to 5x; turns of 20 ms kept both within 8 % of each file timed alone.
+MIN_TURN_MS = 20.0
+MAX_BURST = 1000
+
+
+def turn_bursts(runners: Mapping[Any, Callable[[], Any]], *, warmup: int, min_turn_ms: float = MIN_TURN_MS,
+                max_burst: int = MAX_BURST) -> dict[Any, int]:
+    """Run ``warmup`` calls of each runner (in turn), timed only to size each runner's burst.
+
+    A runner's burst is ceil(``min_turn_ms`` / its fastest warm-up call), between 1 and ``max_burst``: so that
+    in :func:`interleaved_timing` every runner's turn lasts about ``min_turn_ms`` or one call, whichever is
+    longer. The fastest call, because a stall (the machine busy elsewhere) only ever makes a call slower. With no warm-up there is nothing to size from and every burst is 1. A failing runner raises
+    :class:`InvokeError` naming its key.
+    """
+    if warmup < 0 or min_turn_ms < 0 or max_burst < 1:
+        raise ValueError(f"warmup and min_turn_ms must not be negative and max_burst at least 1, got "
+                         f"{warmup}, {min_turn_ms}, {max_burst}")
+    calls: dict[Any, list[int]] = {key: [] for key in runners}
+    perf = time.perf_counter_ns
+    key = None
+    try:
+        for _ in range(warmup):
+            for key, run in runners.items():
+                start = perf()
+                run()
+                calls[key].append(perf() - start)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the name of the runner that failed
+        raise InvokeError(key, exc) from exc
+    bursts = {}
+    for key, ns in calls.items():
+        call_ms = min(ns) / 1e6 if ns else math.inf
+        bursts[key] = 1 if call_ms <= 0 or not math.isfinite(call_ms) else \
+            int(min(max_burst, max(1, math.ceil(min_turn_ms / call_ms))))
+    return bursts
+
+
 def interleaved_timing(runners: Mapping[Any, Callable[[], Any]], *, rounds: int, max_secs: float = math.inf,
-                       warmup: int = 0, burst: int = 1,
+                       warmup: int = 0, burst: int | Mapping[Any, int] = 1,
                        listener: Callable[[Any, int], None] | None = None) -> dict[Any, np.ndarray]:
     """Time several runners (e.g. ``interpreter.invoke``) in turn, so that all see the same machine state.
 
-    ``warmup`` untimed calls of each (in turn), then rounds: in each round every runner is called ``burst``
-    times in a row, each call timed with ``perf_counter_ns`` around the call only. Stops after ``rounds``
-    rounds, or at the end of the first round that finishes past ``max_secs``, so every runner gets the same
-    number of timed calls. ``listener(key, round)`` is called after each runner's turn (outside the timed
-    calls): a hook to watch the schedule. Returns key → milliseconds of each timed call, in order. A failing
-    runner raises :class:`InvokeError` naming its key.
+    ``warmup`` untimed calls of each (in turn), then rounds: in each round every runner is called its
+    ``burst`` times in a row (one number for all, or key → number, e.g. from :func:`turn_bursts`), each call
+    timed with ``perf_counter_ns`` around the call only. Stops after ``rounds`` rounds, or at the end of the
+    first round that finishes past ``max_secs``, so every runner gets the same number of turns.
+    ``listener(key, round)`` is called after each runner's turn (outside the timed calls): a hook to watch the
+    schedule. Returns key → milliseconds of each timed call, in order. A failing runner raises
+    :class:`InvokeError` naming its key.
     """
-    if rounds < 1 or burst < 1 or warmup < 0:
-        raise ValueError(f"rounds and burst must be at least 1 and warmup not negative, got {rounds}, {burst}, {warmup}")
     keys = list(runners)
-    times = {key: np.empty(rounds * burst, dtype=np.int64) for key in keys}
+    bursts = {key: burst for key in keys} if isinstance(burst, int) else {key: burst[key] for key in keys}
+    if rounds < 1 or min(bursts.values(), default=1) < 1 or warmup < 0:
+        raise ValueError(f"rounds and burst must be at least 1 and warmup not negative, got {rounds}, {burst}, {warmup}")
+    times = {key: np.empty(rounds * bursts[key], dtype=np.int64) for key in keys}
     perf = time.perf_counter_ns
     key = None
+    done = 0
     try:
         for _ in range(warmup):
             for key in keys:
                 runners[key]()
         deadline = perf() + int(max_secs * 1e9) if math.isfinite(max_secs) else None
-        n = end = 0
+        end = 0
         for r in range(rounds):
             for key in keys:
-                run, buf = runners[key], times[key]
-                for b in range(n, n + burst):
+                run, buf, n = runners[key], times[key], bursts[key]
+                for b in range(r * n, (r + 1) * n):
                     start = perf()
                     run()
                     end = perf()
                     buf[b] = end - start
                 if listener is not None:
                     listener(key, r)
-            n += burst
+            done = r + 1
             if deadline is not None and end > deadline:
                 break
     except Exception as exc:  # noqa: BLE001 - re-raised with the name of the runner that failed
         raise InvokeError(key, exc) from exc
-    return {key: times[key][:n] / 1e6 for key in keys}
+    return {key: times[key][:done * bursts[key]] / 1e6 for key in keys}
 
 
 def ready_interpreter(model: str | os.PathLike | bytes, *, num_threads: int | None = None, delegate: str = "xnnpack",
@@ -460,12 +505,13 @@ def _set_inputs(interp: Any, input_npy: str | None, value_range: Sequence[float]
 def measure_models(model_paths: list[str], delegate: str = "xnnpack", num_threads: int | None = None,
                    warmup_runs: int = 5, num_runs: int = 100, max_secs: float = 60.0,
                    input_npys: list[str | None] | None = None, value_ranges: list[list[float]] | None = None,
-                   op_profiling: bool = False,
+                   op_profiling: bool = False, min_turn_ms: float = MIN_TURN_MS,
                    listener: Callable[[Any, int], None] | None = None) -> list[dict[str, Any]]:
     """(Child process) load, allocate and first-invoke each model, then time them all interleaved.
 
-    The timing loop (:func:`interleaved_timing`) gets ``max_secs`` per model; ``num_runs`` timed invokes of
-    each at most. Per-op profiling, when asked, follows for each model in turn. ``listener`` is passed to
+    The timing loop (:func:`interleaved_timing`) gets ``max_secs`` per model and ``num_runs`` turns of each at
+    most; a model faster than ``min_turn_ms`` is invoked several times in a row per turn (:func:`turn_bursts`,
+    sized from the ``warmup_runs``), so it gets ``num_runs`` × burst timed invokes. Per-op profiling, when asked, follows for each model in turn. ``listener`` is passed to
     the timing loop (for callers in this process; the child process has none).
     """
     from edgecnn.runtime import allocate, delegated_ops, explain_runtime_error, make_interpreter, runtime_info
@@ -494,9 +540,11 @@ def measure_models(model_paths: list[str], delegate: str = "xnnpack", num_thread
                        "init_ms": (t2 - t0) / 1e6, "first_inference_ms": (t4 - t3) / 1e6,
                        "model_rss_bytes": (rss_after - rss_before)
                        if rss_after is not None and rss_before is not None else None})
+    runners = {i: item["interp"].invoke for i, item in enumerate(loaded)}
     try:
-        times = interleaved_timing({i: item["interp"].invoke for i, item in enumerate(loaded)}, rounds=num_runs,
-                                   max_secs=max_secs * count, warmup=warmup_runs, listener=listener)
+        bursts = turn_bursts(runners, warmup=warmup_runs, min_turn_ms=min_turn_ms)
+        times = interleaved_timing(runners, rounds=num_runs, max_secs=max_secs * count, burst=bursts,
+                                   listener=listener)
     except InvokeError as exc:
         error = exc.error
         if isinstance(error, (RuntimeError, ValueError)):
@@ -526,8 +574,8 @@ def measure_models(model_paths: list[str], delegate: str = "xnnpack", num_thread
             # One process holds every model: its peak covers all of them; model_rss_bytes is this one's load.
             "memory": {"peak_rss_bytes": peak, "model_rss_bytes": item["model_rss_bytes"], "arena_bytes": None,
                        "models_in_process": count},
-            "timing": {"interleaved": count > 1, "models": count, "rounds": int(len(times[i])),
-                       "max_secs": max_secs * count},
+            "timing": {"interleaved": count > 1, "models": count, "rounds": int(len(times[i]) // bursts[i]),
+                       "burst": bursts[i], "min_turn_ms": min_turn_ms, "max_secs": max_secs * count},
             "machine": machine,
             "runtime_ops": runtime_ops,
         })

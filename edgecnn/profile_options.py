@@ -36,9 +36,13 @@ class ProfileOptions:
         "--num-threads", int, "CPU threads (default: cores, at most 4)."))
     warmup_runs: int = field(default=5, metadata=_flag("--warmup-runs", int, "Untimed runs first (default 5)."))
     num_runs: int = field(default=100, metadata=_flag(
-        "--num-runs", int, "Timed runs of each model (default 100)."))
+        "--num-runs", int, "Timed runs (turns) of each model (default 100); a model faster than --min-turn-ms "
+        "runs several times a turn, so it gets more."))
     max_secs: float = field(default=60.0, metadata=_flag(
         "--max-secs", float, "Stop timing after this many seconds per model (default 60)."))
+    min_turn_ms: float = field(default=20.0, metadata=_flag(
+        "--min-turn-ms", float, "A model faster than this runs back to back until its turn lasts this long, so "
+        "interleaved files are each timed in their steady state (default 20; 0: one run a turn).", metavar="MS"))
     delegate: str = field(default="xnnpack", metadata=_flag(
         "--delegate", str, "XNNPACK (default CPU delegate), none (builtin kernels), edgetpu, or a delegate "
         "library path.", metavar="xnnpack|none|edgetpu|PATH"))
@@ -69,6 +73,8 @@ class ProfileOptions:
         need(self.num_runs >= 1, "--num-runs", "at least 1", self.num_runs)
         need(self.warmup_runs >= 0, "--warmup-runs", "0 or more (it cannot be negative)", self.warmup_runs)
         need(math.isfinite(self.max_secs) and self.max_secs > 0, "--max-secs", "positive", self.max_secs)
+        need(math.isfinite(self.min_turn_ms) and 0 <= self.min_turn_ms <= 1000, "--min-turn-ms",
+             "between 0 and 1000", self.min_turn_ms)
         need(bool(self.delegate), "--delegate", "xnnpack, none, edgetpu or a library path", repr(self.delegate))
 
     # ---- construction ----------------------------------------------------------------------------------

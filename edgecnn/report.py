@@ -112,9 +112,18 @@ def interleaving_note(results: list[dict[str, Any]]) -> str:
     timing = (results[0].get("timing") or {}) if len(results) > 1 else {}
     if not timing.get("interleaved"):
         return ""
-    return (f"The {timing['models']} models were timed interleaved in one process (one run of each in turn, "
-            f"{timing['rounds']} rounds), so the speed-up row is a ratio taken under the same conditions; peak RSS "
-            f"is that process's, holding all {timing['models']} models.")
+    turn = timing.get("min_turn_ms")
+    bursts = (f"; a model faster than {turn:g} ms ran back to back for {turn:g} ms a turn" if turn else "")
+    return (f"The {timing['models']} models were timed interleaved in one process (a turn of each in turn, "
+            f"{timing['rounds']} rounds{bursts}), so the speed-up row is a ratio taken under the same conditions; "
+            f"peak RSS is that process's, holding all {timing['models']} models.")
+
+
+def _runs(result: dict[str, Any]) -> str:
+    """Timed invokes, as turns × burst when a fast model ran several invokes a turn."""
+    timing = result.get("timing") or {}
+    burst = timing.get("burst") or 1
+    return f"{result.get('runs')} = {timing.get('rounds')} × {burst}" if burst > 1 else str(result.get("runs"))
 
 
 def profile_table(results: list[dict[str, Any]]) -> Table:
@@ -141,7 +150,7 @@ def profile_table(results: list[dict[str, Any]]) -> Table:
     for key in ("min", "p50", "p90", "p99", "max"):
         row(key, lat(key))
     row("throughput", lambda r: f"{r['throughput_per_s']:.1f}/s" if r.get("throughput_per_s") else "–")
-    row("runs (threads)", lambda r: f"{r.get('runs')} ({r.get('num_threads')})")
+    row("runs (threads)", lambda r: f"{_runs(r)} ({r.get('num_threads')})")
     row("delegate: ops taken", lambda r: "{} {}/{}".format((r.get("delegate") or {}).get("requested"),
                                                           (r.get("delegate") or {}).get("ops_delegated"),
                                                           (r.get("delegate") or {}).get("ops_total")))

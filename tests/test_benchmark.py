@@ -179,6 +179,16 @@ def test_report_tables_provenance_and_plots(tmp_path):
         assert (tmp_path / "img" / name).read_bytes()[:8] == PNG
 
 
+def test_report_says_how_the_rows_were_turned():
+    from edgecnn.benchmark.report import turns_text
+
+    old = [{"latency_ms": 1.0}, {"latency_ms": 2.0, "min_turn_ms": None}]
+    assert turns_text(old) == "one invoke of each in turn"
+    assert turns_text([{"latency_ms": 1.0, "min_turn_ms": 20.0}]) == \
+        "a turn of each in turn: back-to-back invokes filling 20 ms, or one invoke of a slower file"
+    assert "(or one invoke, for rows timed before turns)" in turns_text(old + [{"latency_ms": 1.0, "min_turn_ms": 20.0}])
+
+
 # ---- end to end ----------------------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -198,6 +208,7 @@ def test_quick_benchmark_end_to_end_then_resume_retime_and_recommend(cli, tmp_pa
         assert r["train"]["images"] == 1000 and r["train"]["epochs"] == 2 and r["test_images"] == 200
         assert Path(r["file"]).stat().st_size == r["size_bytes"]
         assert r["latency_ms"] > 0 and r["p90_ms"] >= r["latency_ms"] and r["runs"] >= 1
+        assert r["min_turn_ms"] == 20.0 and r["runs"] % r["burst"] == 0
         assert r["interleaved_with"] == 2 and r["threads"] == 2
         assert 0.2 < r["accuracy"] <= 1.0  # 10 classes: well above chance
     assert rows["float32"]["fully_int8"] is False and rows["int8"]["fully_int8"] is True

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -29,7 +30,8 @@ def test_profile_two_models_real_numbers(tests_data):
     for r in results:
         _check_latency(r["latency_ms"])
         assert r["size_bytes"] == os.path.getsize(tests_data / r["name"])
-        assert r["runs"] == 30 and r["warmup_runs"] == 2 and r["num_threads"] == 1
+        assert r["timing"]["rounds"] == 30 and r["runs"] == 30 * r["timing"]["burst"]  # 30 turns, each a burst
+        assert r["warmup_runs"] == 2 and r["num_threads"] == 1
         assert r["init_ms"] == pytest.approx(r["load_ms"] + r["allocate_ms"]) and r["init_ms"] > 0
         assert r["first_inference_ms"] > 0
         assert r["throughput_per_s"] == pytest.approx(1000 / r["latency_ms"]["mean"])
@@ -252,6 +254,38 @@ def test_interleaved_timing_alternates_and_stops_at_a_round_end():
     assert calls == ["a", "b", "c"] and {len(v) for v in times.values()} == {1}
 
 
+def test_interleaved_timing_takes_a_burst_per_runner():
+    from edgecnn.profile import interleaved_timing
+
+    calls: list[str] = []
+    runners = {name: (lambda name=name: calls.append(name)) for name in ("a", "b")}
+    times = interleaved_timing(runners, rounds=2, burst={"a": 3, "b": 1})
+    assert calls == ["a", "a", "a", "b"] * 2
+    assert {k: len(v) for k, v in times.items()} == {"a": 6, "b": 2}
+
+
+def _busy(ms: float):
+    def run() -> None:
+        end = time.perf_counter() + ms / 1000
+        while time.perf_counter() < end:
+            pass
+    return run
+
+
+def test_turn_bursts_fill_a_turn_of_min_turn_ms():
+    """ceil(5 ms / fastest call): a 0.25 ms call gets 20 (a little less if it overruns), a 6 ms call 1;
+    the default turn is 20 ms."""
+    from edgecnn.profile import MAX_BURST, turn_bursts
+
+    calls: list[str] = []
+    runners = {"fast": _busy(0.25), "slow": _busy(6.0), "noop": lambda: calls.append("noop")}
+    bursts = turn_bursts(runners, warmup=3, min_turn_ms=5.0)
+    assert 15 <= bursts["fast"] <= 20 and bursts["slow"] == 1
+    assert bursts["noop"] == MAX_BURST and len(calls) == 3  # ~0.1 µs a call: capped; one call per warm-up round
+    assert turn_bursts(runners, warmup=0) == {"fast": 1, "slow": 1, "noop": 1}  # nothing to size from
+    assert 60 <= turn_bursts({"fast": _busy(0.25)}, warmup=3)["fast"] <= 80
+
+
 def test_interleaved_timing_names_the_failing_runner():
     from edgecnn.profile import InvokeError, interleaved_timing
 
@@ -271,15 +305,18 @@ def test_measure_models_invokes_real_models_in_turn(tests_data):
     results = measure_models([str(tests_data / FLOAT), str(tests_data / INT8)], num_threads=1, warmup_runs=1,
                              num_runs=6, listener=lambda key, r: turns.append(key))
     assert turns == [0, 1] * 6
-    assert [r["runs"] for r in results] == [6, 6]
-    assert all(r["timing"] == {"interleaved": True, "models": 2, "rounds": 6, "max_secs": 120.0} for r in results)
+    # Each invoke of these tiny models takes microseconds, far below a 20 ms turn: each turn is a burst.
+    assert all(r["timing"]["burst"] > 1 and r["runs"] == 6 * r["timing"]["burst"] for r in results)
+    assert all({k: v for k, v in r["timing"].items() if k != "burst"}
+               == {"interleaved": True, "models": 2, "rounds": 6, "min_turn_ms": 20.0, "max_secs": 120.0}
+               for r in results)
     assert results[1]["delegate"]["ops_delegated"] == 6 and results[0]["delegate"]["ops_delegated"] == 7
 
 
 def test_profile_several_models_share_one_interleaved_process(tests_data):
     results = profile([tests_data / FLOAT, tests_data / INT8, tests_data / FLOAT], num_threads=1, num_runs=12,
                       warmup_runs=0)
-    assert [r["runs"] for r in results] == [12, 12, 12]  # same rounds for every model
+    assert [r["runs"] for r in results] == [12, 12, 12]  # same rounds; no warm-up, so no bursts to size
     assert {r["timing"]["models"] for r in results} == {3} and all(r["timing"]["interleaved"] for r in results)
     assert {r["memory"]["peak_rss_bytes"] for r in results} != {None}
     assert len({r["memory"]["peak_rss_bytes"] for r in results}) == 1  # one process held all three
@@ -292,16 +329,26 @@ def test_profile_names_the_model_that_fails_among_several(tests_data):
         profile([tests_data / FLOAT, tests_data / "tiny_cnn_custom_op.tflite"], num_runs=3)
 
 
+def test_min_turn_ms_zero_times_one_invoke_a_turn(cli, tests_data):
+    (result,) = profile(tests_data / INT8, num_threads=1, num_runs=7, min_turn_ms=0)
+    assert result["runs"] == 7 and result["timing"]["burst"] == 1
+    bad = cli("profile", str(tests_data / INT8), "--min-turn-ms", "-2")
+    assert bad.returncode == 2 and "--min-turn-ms must be between 0 and 1000, got -2.0" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_cli_says_the_models_were_interleaved(cli, tests_data):
     out = cli("profile", str(tests_data / FLOAT), str(tests_data / INT8), "--num-runs", "8", "--num-threads", "1")
     assert out.returncode == 0, out.stderr
-    assert "The 2 models were timed interleaved in one process (one run of each in turn, 8 rounds)" in out.stdout
+    assert ("The 2 models were timed interleaved in one process (a turn of each in turn, 8 rounds; a model faster "
+            "than 20 ms ran back to back for 20 ms a turn)") in " ".join(out.stdout.split())
 
 
 @pytest.mark.parametrize("options", [
     ProfileOptions(),
     ProfileOptions(num_threads=3, num_runs=7),
     ProfileOptions(warmup_runs=0, max_secs=2.5, delegate="none", op_profiling=True),
+    ProfileOptions(min_turn_ms=0.0, num_runs=3),
     ProfileOptions(delegate="/opt/lib/libdelegate.so", input="x.npy", num_runs=1),
 ])
 def test_options_round_trip_through_the_command_line_flags(options):
@@ -320,7 +367,8 @@ def test_options_flags_written_by_hand():
     assert ProfileOptions.from_kwargs(ProfileOptions(num_runs=9), warmup_runs=1) == ProfileOptions(num_runs=9,
                                                                                                    warmup_runs=1)
     for bad, flag in (({"num_runs": 0}, "--num-runs"), ({"warmup_runs": -1}, "--warmup-runs"),
-                      ({"max_secs": 0.0}, "--max-secs"), ({"num_threads": 2.5}, "--num-threads")):
+                      ({"max_secs": 0.0}, "--max-secs"), ({"num_threads": 2.5}, "--num-threads"),
+                      ({"min_turn_ms": -1.0}, "--min-turn-ms"), ({"min_turn_ms": float("nan")}, "--min-turn-ms")):
         with pytest.raises(UsageError, match=flag):
             ProfileOptions(**bad)
     with pytest.raises(UsageError, match="--num-runs"):

@@ -62,7 +62,8 @@ def test_profile_over_ssh(sshd):
     assert [r["model"] for r in results] == [str(MODEL), str(float_model)]
     assert "/tmp/edgecnn-profile." not in json.dumps(results)
     # the options reached the remote profiler, and the numbers are real measurements
-    assert result["runs"] == 20 and result["num_threads"] == 1
+    assert result["timing"]["rounds"] == 20 and result["runs"] == 20 * result["timing"]["burst"]
+    assert result["num_threads"] == 1
     assert 0 < result["latency_ms"]["p50"] < 1000 and result["fully_int8"] is True
     assert results[1]["fully_int8"] is False
     machine = result["machine"]
@@ -79,7 +80,8 @@ def test_profile_cli_over_ssh(sshd, cli):
                "--json", env={"EDGECNN_REMOTE_PYTHON": sys.executable}, timeout=120)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["runs"] == 10 and result["machine"]["host"] == sshd.target
+    assert result["timing"]["rounds"] == 10 and result["runs"] == 10 * result["timing"]["burst"]
+    assert result["machine"]["host"] == sshd.target
 
 
 def test_profile_cli_reports_auth_failure_in_one_line(sshd, cli):

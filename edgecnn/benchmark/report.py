@@ -340,6 +340,16 @@ def _settings_of(rows: list[dict[str, Any]], results: Results) -> dict[str, Any]
     return {}
 
 
+def turns_text(rows: list[dict[str, Any]]) -> str:
+    """How each file's turn in the interleaved timing loop was made, from what the rows recorded."""
+    turns = sorted({r.get("min_turn_ms") or 0.0 for r in rows if r.get("latency_ms") is not None})
+    if turns == [0.0]:
+        return "one invoke of each in turn"
+    made = " or ".join(f"{t:g} ms" for t in turns if t) + (" (or one invoke, for rows timed before turns)"
+                                                           if 0.0 in turns else "")
+    return f"a turn of each in turn: back-to-back invokes filling {made}, or one invoke of a slower file"
+
+
 def small_section(rows: list[dict[str, Any]], results: Results, img: Path) -> list[str]:
     s = _settings_of(rows, results)
     labels = ", ".join(VARIANTS[v].label for v in VARIANTS if any(r["variant"] == v for r in rows))
@@ -351,8 +361,9 @@ def small_section(rows: list[dict[str, Any]], results: Results, img: Path) -> li
              f"{s.get('calibration_samples', '?')} training images, fine-tuning {s.get('finetune_epochs', '?')} "
              f"epoch(s)). Accuracy is top-1 through the LiteRT interpreter on the run's held-out test images "
              f"(`edgecnn.evaluate`). Latency: `edgecnn.profile` with every file of a model timed interleaved in one "
-             f"process (one invoke of each in turn), median (p50) and p90 of up to {s.get('timing_runs', '?')} "
-             f"invokes per file, {s.get('threads', '?')} threads, XNNPACK; the speed-up column is a ratio taken "
+             f"process ({turns_text(rows)}), "
+             f"median (p50) and p90 over up to {s.get('timing_runs', '?')} turns "
+             f"per file, {s.get('threads', '?')} threads, XNNPACK; the speed-up column is a ratio taken "
              "under the same conditions. Pruning does not shrink a plain .tflite; it shows after compression "
              "(gzip).", "", provenance(rows, results.sessions), "",
              "### Models", "", models_table(rows, "small", results.sessions), "",

@@ -56,8 +56,8 @@ def profile_cmd(models: tuple[str, ...], as_json: bool, as_csv: bool, output: st
     """Measure load time, latency (mean, std, p50/p90/p99), memory and per-op cost of .tflite models.
 
     \b
-    Several models are timed in one process, interleaved (one run of each in turn), and print one table with
-    speed-up and size ratio against the first:
+    Several models are timed in one process, interleaved (a turn of each in turn: one run, or back-to-back
+    runs filling --min-turn-ms for a faster model), and print one table with speed-up and size ratio against the first:
       edgecnn profile model_float32.tflite model_int8.tflite --num-threads 2
       edgecnn profile model_int8.tflite --op-profiling -o report.md
       edgecnn profile model_int8.tflite --host pi@raspberrypi.local --json
