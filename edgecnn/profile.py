@@ -15,7 +15,7 @@ reported median matches a bare ``invoke()`` loop (tools/bench_profiler.py). Seve
 between them is a ratio taken under the same machine state, not across minutes of changing load. A turn is
 one invoke, or for a model faster than :data:`MIN_TURN_MS` as many back-to-back invokes as fill it
 (:func:`turn_bursts`): single interleaved invokes of sub-millisecond files measure thread-pool wake-ups and
-the previous file's spinning workers more than the file (docs/TIMING.md).
+the other files' threads more than the file (docs/TIMING.md).
 Options are one typed object, :class:`~edgecnn.profile_options.ProfileOptions`.
 
 Per-op time comes from :mod:`edgecnn.op_profiler` (LiteRT's C profiler through ctypes) when
@@ -396,9 +396,9 @@ class InvokeError(Exception):
 
 
 # Each runner's turn lasts at least this long: a file faster than that is invoked several times in a row. With
-# one invoke per turn, a sub-millisecond file runs while the previous file's thread pool is still spinning on the
-# other core and its own has gone to sleep: measured on a 2-core host (docs/TIMING.md) that put speed-ups against
-# float32 up to 67 % off and medians up to 5x; turns of 20 ms kept both within 8 % of each file timed alone.
+# one invoke per turn, a sub-millisecond file is timed while its own thread pool wakes and the other files' pools
+# wind down on the same two cores: measured on a 2-core host (docs/TIMING.md) that put speed-ups against float32
+# up to 67 % off and medians up to 5x; turns of ~20 ms kept both within 8 % of each file timed alone.
 MIN_TURN_MS = 20.0
 MAX_BURST = 1000
 
@@ -411,8 +411,8 @@ def turn_bursts(runners: Mapping[Any, Callable[[], Any]], *, warmup: int, min_tu
     A runner's burst is ceil(``min_turn_ms`` / its fastest warm-up call), between 1 and ``max_burst``: so that
     in :func:`interleaved_timing` every runner's turn lasts about ``min_turn_ms`` or one call, whichever is
     longer. Back to back and the fastest call, because a call right after another runner's, or during a stall,
-    is only ever slower (up to 7x for a 0.02 ms file) and would size the turn too short. With no warm-up there is nothing to size from and every burst is 1. A failing runner raises
-    :class:`InvokeError` naming its key.
+    is only ever slower (up to 7x for a 0.02 ms file) and would size the turn too short. With no warm-up there
+    is nothing to size from and every burst is 1. A failing runner raises :class:`InvokeError` naming its key.
     """
     if warmup < 0 or min_turn_ms < 0 or max_burst < 1:
         raise ValueError(f"warmup and min_turn_ms must not be negative and max_burst at least 1, got "
@@ -454,7 +454,8 @@ def interleaved_timing(runners: Mapping[Any, Callable[[], Any]], *, rounds: int,
     keys = list(runners)
     bursts = {key: burst for key in keys} if isinstance(burst, int) else {key: burst[key] for key in keys}
     if rounds < 1 or min(bursts.values(), default=1) < 1 or warmup < 0:
-        raise ValueError(f"rounds and burst must be at least 1 and warmup not negative, got {rounds}, {burst}, {warmup}")
+        raise ValueError(f"rounds and burst must be at least 1 and warmup not negative, got {rounds}, {burst}, "
+                         f"{warmup}")
     times = {key: np.empty(rounds * bursts[key], dtype=np.int64) for key in keys}
     perf = time.perf_counter_ns
     key = None
@@ -515,8 +516,9 @@ def measure_models(model_paths: list[str], delegate: str = "xnnpack", num_thread
 
     The timing loop (:func:`interleaved_timing`) gets ``max_secs`` per model and ``num_runs`` turns of each at
     most; a model faster than ``min_turn_ms`` is invoked several times in a row per turn (:func:`turn_bursts`,
-    sized from the ``warmup_runs``), so it gets ``num_runs`` × burst timed invokes. Per-op profiling, when asked, follows for each model in turn. ``listener`` is passed to
-    the timing loop (for callers in this process; the child process has none).
+    sized from the ``warmup_runs``), so it gets ``num_runs`` × burst timed invokes. Per-op profiling, when
+    asked, follows for each model in turn. ``listener`` is passed to the timing loop (for callers in this
+    process; the child process has none).
     """
     from edgecnn.runtime import allocate, delegated_ops, explain_runtime_error, make_interpreter, runtime_info
 
