@@ -430,12 +430,9 @@ def turn_bursts(runners: Mapping[Any, Callable[[], Any]], *, warmup: int, min_tu
                 calls[key].append(perf() - start)
     except Exception as exc:  # noqa: BLE001 - re-raised with the name of the runner that failed
         raise InvokeError(key, exc) from exc
-    bursts = {}
-    for key, ns in calls.items():
-        call_ms = min(ns) / 1e6 if ns else math.inf
-        bursts[key] = 1 if call_ms <= 0 or not math.isfinite(call_ms) else \
-            int(min(max_burst, max(1, math.ceil(min_turn_ms / call_ms))))
-    return bursts
+    # A call timed at 0 ns (below the clock's resolution) counts as 1 ns: the fastest there is, so max_burst.
+    return {key: int(min(max_burst, max(1, math.ceil(min_turn_ms * 1e6 / max(min(ns), 1))))) if ns else 1
+            for key, ns in calls.items()}
 
 
 def interleaved_timing(runners: Mapping[Any, Callable[[], Any]], *, rounds: int, max_secs: float = math.inf,

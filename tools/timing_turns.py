@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecnn.benchmark.results import load_results
 from edgecnn.fileio import write_json, write_text
 from edgecnn.profile import MIN_TURN_MS, machine_info, profile
 
@@ -39,10 +40,10 @@ def mode_name(turn_ms: float) -> str:
 
 def files_of(benchmarks: Path, config: str) -> dict[str, dict[str, str]]:
     """model → variant → file, for the rows whose file is still on this machine."""
-    rows = json.loads(benchmarks.read_text())["rows"]
+    results, _ = load_results(benchmarks, missing_ok=False)
     found: dict[str, dict[str, str]] = {}
-    for r in rows:
-        if r.get("config") == config and r.get("file") and Path(r["file"]).is_file():
+    for r in results.rows_of(config):
+        if r.get("file") and Path(r["file"]).is_file():
             found.setdefault(r["model"], {})[r["variant"]] = r["file"]
     return found
 

@@ -321,8 +321,7 @@ def time_variants(made: Mapping[str, Mapping[str, Any]], settings: Settings,
             timing[name] = {"latency_ms": lat["p50"], "p90_ms": lat["p90"], "mean_ms": lat["mean"],
                             "min_ms": lat["min"], "runs": r["runs"], "threads": r["num_threads"],
                             "interleaved_with": len(batch) - 1, "loadavg": load, "measured_at": now(),
-                            "min_turn_ms": (r.get("timing") or {}).get("min_turn_ms"),
-                            "burst": (r.get("timing") or {}).get("burst"),
+                            "min_turn_ms": r["timing"].get("min_turn_ms"), "burst": r["timing"].get("burst"),
                             "fully_int8": r.get("fully_int8"),
                             "ops_delegated": f"{r['delegate']['ops_delegated']}/{r['delegate']['ops_total']}"}
     return timing, failures
